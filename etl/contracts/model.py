@@ -123,6 +123,13 @@ class AllowedRule(_Rule):
     values: list[Scalar]
 
 
+class MatchesFileRule(_Rule):
+    """``column`` equals a part of the file name (``la_code``)."""
+
+    kind: Literal["matches_file"]
+    part: Literal["la_code"]
+
+
 class ReferenceRule(_Rule):
     """``column`` names a row of another dataset already in the warehouse.
 
@@ -135,7 +142,13 @@ class ReferenceRule(_Rule):
 
 
 Rule = Annotated[
-    CompareRule | InMonthRule | UniqueRule | RequiresRule | AllowedRule | ReferenceRule,
+    CompareRule
+    | InMonthRule
+    | UniqueRule
+    | RequiresRule
+    | AllowedRule
+    | MatchesFileRule
+    | ReferenceRule,
     Field(discriminator="kind"),
 ]
 

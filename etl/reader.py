@@ -1,0 +1,373 @@
+"""Read a landed extract (CSV or XLSX) into a typed table, with its problems.
+
+Everything the contract allows is accepted here: UTF-8 with or without BOM,
+Windows-1252 (with a warning), the first sheet of an XLSX with real date
+cells, headers in any case and order, both date formats, the boolean
+spellings, ``12.0`` integers, code-with-label cells, blank rows and
+header-only files.  Everything it forbids becomes a :class:`Problem`; the
+types come from the dataset's contract, never from a column list here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+
+import pandas as pd
+
+from etl.contracts import Column, ColumnType, Contract, Severity, load_contract
+from etl.filenames import BadFileName, ExtractName, parse_name
+from etl.problems import Problem
+
+#: Name of the column holding each row's number in the file (header = row 1).
+ROW = "_row"
+
+_BOOLEANS = {
+    "1": True,
+    "0": False,
+    "y": True,
+    "n": False,
+    "yes": True,
+    "no": False,
+    "true": True,
+    "false": False,
+}
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_UK_DATE = r"^\d{2}/\d{2}/\d{4}$"
+_INTEGER = r"^[+-]?\d+(?:\.0*)?$"
+# A code followed by ":" or " - " and a label: keep the code.
+_CODE_LABEL = r"^\s*([^\s:]+?)\s*(?::|\s+-\s+).*$"
+
+
+@dataclass
+class Extract:
+    """One landed file, read: the typed rows and what was wrong with them."""
+
+    path: Path
+    name: ExtractName | None
+    frame: pd.DataFrame
+    problems: list[Problem] = field(default_factory=list)
+    encoding: str | None = None
+    #: Per column, the rows whose value was present but could not be read.
+    invalid: dict[str, pd.Series] = field(default_factory=dict)
+    #: Contract columns the file's header does not have.
+    absent: set[str] = field(default_factory=set)
+
+    @property
+    def file(self) -> str:
+        return self.path.name
+
+    @property
+    def contract(self) -> Contract:
+        if self.name is None:
+            raise ValueError(f"{self.file}: no contract for a file whose name did not parse")
+        return load_contract(self.name.dataset)
+
+    @property
+    def rejected(self) -> bool:
+        return any(p.is_error for p in self.problems)
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame)
+
+
+class _Unreadable(Exception):
+    """Raised inside the reader when the file cannot be read as a table at all."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+def read_extract(path: str | Path) -> Extract:
+    """Read and type one landed file; problems are returned, never raised."""
+    path = Path(path)
+    try:
+        name = parse_name(path)
+    except BadFileName as exc:
+        return _rejected(path, None, "file_name", str(exc))
+    contract = load_contract(name.dataset)
+    problems: list[Problem] = []
+    try:
+        raw, encoding = _read_raw(path, name, problems)
+    except _Unreadable as exc:
+        return _rejected(path, name, exc.rule, str(exc))
+    extract = Extract(path, name, pd.DataFrame(), problems, encoding)
+    _type_columns(extract, contract, raw)
+    return extract
+
+
+def _rejected(path: Path, name: ExtractName | None, rule: str, message: str) -> Extract:
+    problem = Problem(path.name, rule, Severity.ERROR, message)
+    return Extract(path, name, pd.DataFrame(), [problem])
+
+
+# --- raw table: every cell a string -----------------------------------------
+
+
+def _read_raw(
+    path: Path, name: ExtractName, problems: list[Problem]
+) -> tuple[pd.DataFrame, str]:
+    if not path.exists():
+        raise _Unreadable("missing_file", "the file does not exist")
+    if path.stat().st_size == 0:
+        raise _Unreadable("empty_file", "the file is empty (zero bytes); expected a header row")
+    if name.suffix == ".xlsx":
+        table, encoding = _read_xlsx(path), "xlsx"
+    else:
+        table, encoding = _read_csv(path, problems)
+    return _with_header(table, path.name, problems), encoding
+
+
+def _read_csv(path: Path, problems: list[Problem]) -> tuple[pd.DataFrame, str]:
+    data = path.read_bytes()
+    try:
+        text, encoding = data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        try:
+            text, encoding = data.decode("cp1252"), "windows-1252"
+        except UnicodeDecodeError:
+            raise _Unreadable(
+                "encoding", "the file is neither UTF-8 nor Windows-1252 text"
+            ) from None
+        problems.append(
+            Problem(
+                path.name,
+                "windows_1252",
+                Severity.WARNING,
+                "the file is Windows-1252 text, not UTF-8; read it as Windows-1252",
+            )
+        )
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise _Unreadable("csv_format", f"the file is not valid CSV: {exc}") from None
+    width = max((len(r) for r in rows), default=0)
+    padded = [r + [""] * (width - len(r)) for r in rows]
+    return pd.DataFrame(padded, dtype="str"), encoding
+
+
+def _read_xlsx(path: Path) -> pd.DataFrame:
+    # Imported here: openpyxl is only needed for the few councils that send XLSX.
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a broken file
+        raise _Unreadable("xlsx_format", f"the file is not a readable XLSX workbook: {exc}") from None
+    try:
+        sheet = book.worksheets[0]
+        rows = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
+    width = max((len(r) for r in rows), default=0)
+    return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype="str")
+
+
+def _cell_text(value: object) -> str:
+    """An Excel cell as the text the CSV path would have seen."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _with_header(table: pd.DataFrame, file: str, problems: list[Problem]) -> pd.DataFrame:
+    """Use the first row as header; number the rows; drop blank rows."""
+    if table.empty or not table.iloc[0].str.strip().astype(bool).any():
+        raise _Unreadable("no_header", "the file has no header row")
+    header = [str(h).strip().lower() for h in table.iloc[0]]
+    seen: set[str] = set()
+    for h in header:
+        if h and h in seen:
+            raise _Unreadable("duplicate_column", f"the header names column {h!r} twice")
+        seen.add(h)
+    body = table.iloc[1:].copy()
+    body.columns = pd.Index(header)
+    body[ROW] = range(2, len(body) + 2)
+    cells = body.drop(columns=[ROW])
+    blank = ~cells.apply(lambda col: col.str.strip().astype(bool)).any(axis=1)
+    body = body[~blank]
+    unnamed = [i for i, h in enumerate(header) if not h]
+    if unnamed:
+        keep = [c for i, c in enumerate(body.columns) if i not in unnamed]
+        if body.iloc[:, unnamed].apply(lambda col: col.str.strip().astype(bool)).any(axis=None):
+            problems.append(
+                Problem(file, "unnamed_column", Severity.WARNING,
+                        "a column with a blank header holds values; it was dropped")
+            )
+        body = body.loc[:, keep]
+    return body.reset_index(drop=True)
+
+
+# --- typed table ---------------------------------------------------------------
+
+
+def _type_columns(extract: Extract, contract: Contract, raw: pd.DataFrame) -> None:
+    file = extract.file
+    present = set(raw.columns) - {ROW}
+    missing = [c for c in contract.required_columns if c not in present]
+    if missing:
+        extract.problems.append(
+            Problem(file, "missing_column", Severity.ERROR,
+                    f"required column{'s' if len(missing) > 1 else ''} missing: "
+                    + ", ".join(missing), column=", ".join(missing))
+        )
+    unknown = sorted(present - set(contract.columns))
+    if unknown:
+        extract.problems.append(
+            Problem(file, "unknown_column", Severity.WARNING,
+                    "unknown columns dropped (not stored): " + ", ".join(unknown),
+                    column=", ".join(unknown))
+        )
+    typed: dict[str, pd.Series] = {ROW: raw[ROW].astype("int64")}
+    for column in contract.columns.values():
+        if column.name in present:
+            values, bad = _parse_column(column, raw[column.name], raw[ROW], extract)
+            extract.invalid[column.name] = bad
+        else:
+            extract.absent.add(column.name)
+            values = _parse_column(column, pd.Series([""] * len(raw), dtype="str"), raw[ROW],
+                                   extract)[0]
+        typed[column.name] = values.reset_index(drop=True)
+    extract.frame = pd.DataFrame(typed)
+
+
+def _parse_column(
+    column: Column, raw: pd.Series, rows: pd.Series, extract: Extract
+) -> tuple[pd.Series, pd.Series]:
+    """Typed values and the mask of present-but-unreadable cells."""
+    text = raw.str.strip()
+    blank = text == ""
+    values, bad, rule, expected = _PARSERS[column.type](column, text.mask(blank, ""))
+    values = values.mask(blank | bad) if column.type is not ColumnType.TEXT else values
+    bad = bad & ~blank
+    _report(extract, column, rule, bad, rows, raw, expected)
+    # Range, pattern and length apply to values that parsed.
+    for check_rule, failing, message in _value_checks(column, values):
+        failing = failing.fillna(False).astype(bool) & ~blank & ~bad
+        _report(extract, column, check_rule, failing, rows, raw, message)
+        bad = bad | failing
+    if column.type is ColumnType.TEXT:
+        values = values.mask(blank)
+    return values.reset_index(drop=True), bad.reset_index(drop=True)
+
+
+def _report(
+    extract: Extract,
+    column: Column,
+    rule: str,
+    failing: pd.Series,
+    rows: pd.Series,
+    raw: pd.Series,
+    message: str,
+) -> None:
+    if not failing.any():
+        return
+    bad_rows = tuple(int(r) for r in rows[failing])
+    # Never echo an identifier's value: it is personal data.
+    examples = () if column.identifier else tuple(dict.fromkeys(raw[failing].head(3)))
+    extract.problems.append(
+        Problem(extract.file, rule, Severity.ERROR, message, column=column.name,
+                rows=bad_rows, cin_rule=column.cin_rule, examples=examples)
+    )
+
+
+Parsed = tuple[pd.Series, pd.Series, str, str]
+
+
+def _parse_text(column: Column, text: pd.Series) -> Parsed:
+    return text.astype("str"), pd.Series(False, index=text.index), "type", ""
+
+
+def _parse_date(column: Column, text: pd.Series) -> Parsed:
+    iso = pd.to_datetime(text.where(text.str.match(_ISO_DATE)), format="%Y-%m-%d",
+                         errors="coerce")
+    uk = pd.to_datetime(text.where(text.str.match(_UK_DATE)), format="%d/%m/%Y",
+                        errors="coerce")
+    values = iso.fillna(uk).astype("datetime64[s]")
+    return values, values.isna() & (text != ""), "date_format", (
+        "not a valid date in the form YYYY-MM-DD or DD/MM/YYYY"
+    )
+
+
+def _parse_bool(column: Column, text: pd.Series) -> Parsed:
+    values = text.str.lower().map(_BOOLEANS).astype("boolean")
+    return values, values.isna() & (text != ""), "boolean", (
+        "not a yes/no value (0/1, Y/N, Yes/No, True/False)"
+    )
+
+
+def _parse_int(column: Column, text: pd.Series) -> Parsed:
+    if column.codes:
+        text = _strip_label(text)
+    whole = text.str.match(_INTEGER)
+    numbers = pd.to_numeric(text.where(whole), errors="coerce").astype("Int64")
+    bad = numbers.isna() & (text != "")
+    if column.codes:
+        outside = ~numbers.isin([int(c) for c in column.code_values]) & ~bad & (text != "")
+        return numbers.mask(outside), bad | outside, "code", (
+            "not a whole number from the code list " + _code_list(column)
+        )
+    return numbers, bad, "integer", "not a whole number (12 or 12.0)"
+
+
+def _parse_decimal(column: Column, text: pd.Series) -> Parsed:
+    numbers = pd.to_numeric(text.where(text != ""), errors="coerce").astype("Float64")
+    finite = numbers.notna() & numbers.abs().lt(float("inf"))
+    bad = ~finite.fillna(False).astype(bool) & (text != "")
+    return numbers.mask(bad), bad, "number", "not a number"
+
+
+def _parse_code(column: Column, text: pd.Series) -> Parsed:
+    codes = {str(c).lower(): str(c) for c in column.code_values}
+    values = _strip_label(text).str.lower().map(codes).astype("str")
+    bad = values.isna() & (text != "")
+    return values, bad, "code", "not one of the codes " + _code_list(column)
+
+
+def _strip_label(text: pd.Series) -> pd.Series:
+    return text.str.replace(_CODE_LABEL, r"\1", regex=True)
+
+
+def _code_list(column: Column) -> str:
+    return " ".join(str(c) for c in column.code_values)
+
+
+_PARSERS: dict[ColumnType, Callable[[Column, pd.Series], Parsed]] = {
+    ColumnType.TEXT: _parse_text,
+    ColumnType.DATE: _parse_date,
+    ColumnType.BOOL: _parse_bool,
+    ColumnType.INT: _parse_int,
+    ColumnType.DECIMAL: _parse_decimal,
+    ColumnType.CODE: _parse_code,
+}
+
+
+def _value_checks(column: Column, values: pd.Series) -> list[tuple[str, pd.Series, str]]:
+    checks: list[tuple[str, pd.Series, str]] = []
+    if column.min is not None:
+        low = values <= column.min if column.min_exclusive else values < column.min
+        bound = "above" if column.min_exclusive else "at least"
+        checks.append(("range", low, f"must be {bound} {column.min:g}"))
+    if column.max is not None:
+        checks.append(("range", values > column.max, f"must be at most {column.max:g}"))
+    if column.pattern is not None:
+        checks.append(("pattern", ~values.str.match(column.pattern).astype("boolean"),
+                       f"does not match the pattern {column.pattern}"))
+    if column.max_length is not None:
+        checks.append(("max_length", values.str.len() > column.max_length,
+                       f"longer than {column.max_length} characters"))
+    return checks
