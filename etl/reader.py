@@ -251,8 +251,7 @@ def _parse_column(
     """Typed values and the mask of present-but-unreadable cells."""
     text = raw.str.strip()
     blank = text == ""
-    values, bad, rule, expected = _PARSERS[column.type](column, text.mask(blank, ""))
-    values = values.mask(blank | bad) if column.type is not ColumnType.TEXT else values
+    values, bad, rule, expected = _PARSERS[column.type](column, text)
     bad = bad & ~blank
     _report(extract, column, rule, bad, rows, raw, expected)
     # Range, pattern and length apply to values that parsed.
@@ -260,8 +259,9 @@ def _parse_column(
         failing = failing.fillna(False).astype(bool) & ~blank & ~bad
         _report(extract, column, check_rule, failing, rows, raw, message)
         bad = bad | failing
-    if column.type is ColumnType.TEXT:
-        values = values.mask(blank)
+    # A value that could not be read is blank to the rules that follow, which
+    # skip it (it is reported once, here) rather than report it again.
+    values = values.mask(blank | bad)
     return values.reset_index(drop=True), bad.reset_index(drop=True)
 
 

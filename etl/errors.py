@@ -1,0 +1,13 @@
+"""Exceptions for faults people can fix: configuration, services, usage.
+
+Data problems are not exceptions (see etl.problems).  These are; the command
+line turns each into one clear sentence and a non-zero exit status.
+"""
+
+
+class CscError(Exception):
+    """An expected failure with a message meant for the person at the keyboard."""
+
+
+class ConfigError(CscError):
+    """A setting is missing or wrong."""

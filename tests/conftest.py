@@ -1,0 +1,71 @@
+"""Shared fixtures: small hand-made extracts built from the contracts."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+from etl.contracts import load_contract
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC_DIR = REPO.parent / "shared" / "spec"
+
+# One valid row per dataset, for the month 2024-02 of LA 330; tests change a
+# field or two to break exactly one rule.
+VALID_ROWS: dict[str, dict[str, str]] = {
+    "workforce": {
+        "la_code": "330", "snapshot_date": "2024-02-29", "record_type": "worker",
+        "post_id": "P001", "team": "Assessment North", "org_role": "5", "fte": "1",
+        "worker_id": "SW0000000001", "agency_worker": "false", "covered_by_agency": "",
+        "start_date": "2019-05-01", "end_date": "", "reason_leave": "", "caseload": "18",
+        "working_days_lost": "0.5",
+    },
+    "referrals": {
+        "la_code": "330", "referral_id": "REF1", "child_id": "CH1",
+        "referral_date": "2024-02-05", "referral_source": "6", "primary_need": "N1",
+        "nfa": "false", "date_of_birth": "2015-06-17", "sex": "F", "ethnicity": "WBRI",
+        "assessment_start_date": "2024-02-06", "assessment_authorised_date": "2024-02-28",
+        "team": "Assessment North", "allocated": "true",
+    },
+    "closures": {
+        "la_code": "330", "referral_id": "REF0", "child_id": "CH0",
+        "referral_date": "2023-11-02", "closure_date": "2024-02-12", "closure_reason": "RC7",
+        "capacity_closure": "false", "team": "Assessment North",
+    },
+}
+
+WriteExtract = Callable[..., Path]
+
+
+@pytest.fixture
+def write_extract(tmp_path: Path) -> WriteExtract:
+    """Write ``rows`` (dicts of column -> cell text) as a CSV named per the contract."""
+
+    def write(
+        dataset: str,
+        rows: list[Mapping[str, str]] | None = None,
+        *,
+        month: str = "2024-02",
+        la: str = "330",
+        name: str | None = None,
+        header: list[str] | None = None,
+    ) -> Path:
+        columns = header or list(load_contract(dataset).columns)
+        rows = [VALID_ROWS[dataset]] if rows is None else rows
+        path = tmp_path / (name or f"{dataset}_{la}_{month}.csv")
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            for row in rows:
+                writer.writerow([row.get(c, "") for c in columns])
+        return path
+
+    return write
+
+
+def row(dataset: str, **changes: str) -> dict[str, str]:
+    """A valid row of ``dataset`` with some fields changed."""
+    return {**VALID_ROWS[dataset], **changes}

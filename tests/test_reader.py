@@ -1,0 +1,217 @@
+"""The reader accepts everything the contract allows and types it from the contract."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from openpyxl import Workbook
+
+from etl.contracts import Severity, load_contract
+from etl.reader import ROW, read_extract
+from etl.rules import validate
+from tests.conftest import VALID_ROWS, WriteExtract, row
+
+
+def _rules(path: Path) -> list[tuple[str, Severity]]:
+    return [(p.rule, p.severity) for p in validate(read_extract(path))]
+
+
+def test_types_come_from_the_contract(write_extract: WriteExtract) -> None:
+    frame = read_extract(write_extract("workforce")).frame
+    assert list(frame.columns) == [ROW, *load_contract("workforce").columns]
+    first = frame.iloc[0]
+    assert first["snapshot_date"] == pd.Timestamp("2024-02-29")
+    assert first["org_role"] == 5 and first["caseload"] == 18
+    assert first["fte"] == 1.0 and first["working_days_lost"] == 0.5
+    assert first["agency_worker"] is False or first["agency_worker"] == False  # noqa: E712
+    assert pd.isna(first["covered_by_agency"]) and pd.isna(first["end_date"])
+    assert first[ROW] == 2
+
+
+def test_utf8_bom_is_read(tmp_path: Path, write_extract: WriteExtract) -> None:
+    plain = write_extract("closures")
+    bom = tmp_path / "bom" / plain.name
+    bom.parent.mkdir()
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    extract = read_extract(bom)
+    assert extract.problems == [] and extract.encoding == "utf-8"
+    assert extract.frame["la_code"].tolist() == ["330"]
+
+
+def test_windows_1252_is_read_with_a_warning(tmp_path: Path, write_extract: WriteExtract) -> None:
+    plain = write_extract("closures", [row("closures", team="Café – North")])
+    path = tmp_path / "cp" / plain.name
+    path.parent.mkdir()
+    path.write_bytes(plain.read_text(encoding="utf-8").encode("cp1252"))
+    extract = read_extract(path)
+    assert extract.encoding == "windows-1252"
+    assert [(p.rule, p.severity) for p in extract.problems] == [
+        ("windows_1252", Severity.WARNING)
+    ]
+    assert extract.frame["team"].tolist() == ["Café – North"]
+
+
+def test_text_that_is_neither_utf8_nor_1252_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "closures_330_2024-02.csv"
+    path.write_bytes(b"la_code\n\x81\x8d\n")
+    assert _rules(path) == [("encoding", Severity.ERROR)]
+
+
+def test_xlsx_first_sheet_with_real_cells(tmp_path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    columns = list(load_contract("workforce").columns)
+    sheet.append([c.upper() for c in columns])
+    values = {
+        **VALID_ROWS["workforce"],
+        "snapshot_date": datetime(2024, 2, 29),
+        "start_date": date(2019, 5, 1),
+        "org_role": 5,
+        "fte": 1,
+        "caseload": 18.0,
+        "agency_worker": False,
+        "working_days_lost": 0.5,
+    }
+    sheet.append([None if values[c] == "" else values[c] for c in columns])
+    sheet.append([None] * len(columns))
+    book.create_sheet("Notes").append(["ignored"])
+    path = tmp_path / "workforce_330_2024-02.xlsx"
+    book.save(path)
+    extract = read_extract(path)
+    assert validate(extract) == []
+    first = extract.frame.iloc[0]
+    assert first["snapshot_date"] == pd.Timestamp("2024-02-29")
+    assert first["caseload"] == 18 and first["agency_worker"] == False  # noqa: E712
+
+
+def test_headers_any_case_order_and_spaces(tmp_path: Path, write_extract: WriteExtract) -> None:
+    columns = list(reversed(load_contract("closures").columns))
+    path = write_extract("closures", header=[f"  {c.upper()} " for c in columns])
+    lines = path.read_text().splitlines()
+    path.write_text(lines[0] + "\n" + ",".join(VALID_ROWS["closures"][c] for c in columns) + "\n")
+    extract = read_extract(path)
+    assert validate(extract) == []
+    assert extract.frame["closure_reason"].tolist() == ["RC7"]
+
+
+@pytest.mark.parametrize("text", ["2024-02-12", "12/02/2024"])
+def test_both_date_formats(write_extract: WriteExtract, text: str) -> None:
+    extract = read_extract(write_extract("closures", [row("closures", closure_date=text)]))
+    assert extract.problems == []
+    assert extract.frame["closure_date"].tolist() == [pd.Timestamp("2024-02-12")]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1", True), ("0", False), ("Y", True), ("n", False), ("Yes", True), ("NO", False),
+     ("True", True), ("false", False)],
+)
+def test_boolean_spellings(write_extract: WriteExtract, text: str, value: bool) -> None:
+    extract = read_extract(write_extract("closures", [row("closures", capacity_closure=text)]))
+    assert extract.problems == []
+    assert bool(extract.frame["capacity_closure"].iloc[0]) is value
+
+
+def test_integers_written_with_point_zero(write_extract: WriteExtract) -> None:
+    path = write_extract("workforce", [row("workforce", caseload="12.0", org_role="4.0")])
+    extract = read_extract(path)
+    assert extract.problems == []
+    assert extract.frame["caseload"].tolist() == [12] and extract.frame["org_role"].tolist() == [4]
+
+
+@pytest.mark.parametrize(
+    ("column", "text", "code"),
+    [("closure_reason", "RC8: Case closed after assessment, no further action", "RC8"),
+     ("closure_reason", "RC9 - closed after assessment, referred to early help", "RC9"),
+     ("closure_reason", "rc7", "RC7")],
+)
+def test_code_with_label(write_extract: WriteExtract, column: str, text: str, code: str) -> None:
+    extract = read_extract(write_extract("closures", [row("closures", **{column: text})]))
+    assert [p.rule for p in extract.problems] == []
+    assert extract.frame[column].tolist() == [code]
+
+
+def test_referral_source_with_label(write_extract: WriteExtract) -> None:
+    path = write_extract("referrals", [row("referrals", referral_source="1A - Individual - family",
+                                           primary_need="N1: Abuse or neglect")])
+    extract = read_extract(path)
+    assert extract.problems == []
+    assert extract.frame[["referral_source", "primary_need"]].iloc[0].tolist() == ["1A", "N1"]
+
+
+def test_blank_rows_are_ignored_and_rows_keep_file_numbers(write_extract: WriteExtract) -> None:
+    path = write_extract("closures", [
+        row("closures", referral_id="A"),
+        {},
+        row("closures", referral_id="B", closure_reason="RCX"),
+    ])
+    text = path.read_text()
+    path.write_text(text + "\n\n")
+    extract = read_extract(path)
+    assert extract.frame["referral_id"].tolist() == ["A", "B"]
+    assert [(p.rule, p.rows) for p in extract.problems] == [("code", (4,))]
+
+
+def test_header_only_file_is_a_valid_empty_month(write_extract: WriteExtract) -> None:
+    extract = read_extract(write_extract("referrals", []))
+    assert validate(extract) == [] and extract.rows == 0
+
+
+def test_zero_byte_file_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "referrals_330_2024-02.csv"
+    path.write_bytes(b"")
+    problems = validate(read_extract(path))
+    assert [(p.rule, p.severity) for p in problems] == [("empty_file", Severity.ERROR)]
+    assert "zero bytes" in problems[0].describe()
+
+
+def test_file_without_header_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "referrals_330_2024-02.csv"
+    path.write_text("\n,,,\n")
+    assert _rules(path) == [("no_header", Severity.ERROR)]
+
+
+def test_unknown_columns_are_dropped_and_reported(write_extract: WriteExtract) -> None:
+    columns = [*load_contract("closures").columns, "Notes", "social_worker_name"]
+    path = write_extract("closures", [row("closures", Notes="x", social_worker_name="y")],
+                         header=columns)
+    extract = read_extract(path)
+    (problem,) = extract.problems
+    assert problem.rule == "unknown_column" and problem.severity is Severity.WARNING
+    assert "notes" in problem.message and "social_worker_name" in problem.message
+    assert "notes" not in extract.frame.columns
+
+
+def test_missing_required_column_rejects_the_file(write_extract: WriteExtract) -> None:
+    columns = [c for c in load_contract("closures").columns if c != "closure_reason"]
+    problems = validate(read_extract(write_extract("closures", header=columns)))
+    assert [(p.rule, p.column, p.severity) for p in problems] == [
+        ("missing_column", "closure_reason", Severity.ERROR)
+    ]
+
+
+def test_missing_optional_column_is_fine(write_extract: WriteExtract) -> None:
+    columns = [c for c in load_contract("referrals").columns if c != "ethnicity"]
+    extract = read_extract(write_extract("referrals", header=columns))
+    assert validate(extract) == [] and extract.frame["ethnicity"].isna().all()
+
+
+def test_duplicate_header_is_rejected(write_extract: WriteExtract) -> None:
+    columns = [*load_contract("closures").columns, "TEAM"]
+    assert _rules(write_extract("closures", header=columns)) == [
+        ("duplicate_column", Severity.ERROR)
+    ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["referrals_330_2024-2.csv", "referral_330_2024-02.csv", "referrals_3300_2024-02.csv",
+     "referrals_330_2024-13.csv", "referrals_330_2024-02.txt", "referrals-330-2024-02.csv"],
+)
+def test_names_that_do_not_parse_are_rejected(write_extract: WriteExtract, name: str) -> None:
+    problems = validate(read_extract(write_extract("referrals", name=name)))
+    assert [(p.rule, p.severity) for p in problems] == [("file_name", Severity.ERROR)]
+    assert name in problems[0].describe()
