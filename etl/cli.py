@@ -55,8 +55,10 @@ def _progress() -> Progress:
 
 def cmd_sample_data(args: argparse.Namespace) -> int:
     files = _write_sample(args.out, args.la, args.start, args.months, args.seed, args.mess)
-    console.print(f"Wrote {len(files)} files for LA {args.la}, {args.start} to "
-                  f"{args.start + (args.months - 1)}, into {args.out}")
+    console.print(
+        f"Wrote {len(files)} files for LA {args.la}, {args.start} to "
+        f"{args.start + (args.months - 1)}, into {args.out}"
+    )
     return 0
 
 
@@ -69,8 +71,15 @@ def _write_sample(
         raise CscError("--months must be at least 1")
     with _progress() as progress:
         task = progress.add_task("Generating sample extracts", total=months)
-        return write_sample(out, la_code=la, start=start, months=months, seed=seed, mess=mess,
-                            progress=lambda _month: progress.advance(task))
+        return write_sample(
+            out,
+            la_code=la,
+            start=start,
+            months=months,
+            seed=seed,
+            mess=mess,
+            progress=lambda _month: progress.advance(task),
+        )
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -84,8 +93,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         bad = [p for p in problems if p.is_error]
         rejected += bool(bad)
         status = "[red]rejected[/red]" if bad else "[green]valid[/green]"
-        console.print(f"{Path(path).name}: {status} "
-                      f"({len(bad)} errors, {len(problems) - len(bad)} warnings)")
+        console.print(
+            f"{Path(path).name}: {status} ({len(bad)} errors, {len(problems) - len(bad)} warnings)"
+        )
         for problem in problems:
             console.print("  " + problem.describe(), markup=False)
     return 1 if rejected else 0
@@ -157,8 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=_month, default=Month(2022, 4), help="first month, YYYY-MM")
     p.add_argument("--months", type=int, default=36, help="how many months (default 36)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    p.add_argument("--mess", action="store_true",
-                   help="write the messy-but-valid variants councils really send")
+    p.add_argument(
+        "--mess",
+        action="store_true",
+        help="write the messy-but-valid variants councils really send",
+    )
     p.set_defaults(handler=cmd_sample_data)
 
     p = sub.add_parser("validate", help="check landed files against their contract, load nothing")

@@ -110,9 +110,7 @@ def _rejected(path: Path, name: ExtractName | None, rule: str, message: str) -> 
 # --- raw table: every cell a string -----------------------------------------
 
 
-def _read_raw(
-    path: Path, name: ExtractName, problems: list[Problem]
-) -> tuple[pd.DataFrame, str]:
+def _read_raw(path: Path, name: ExtractName, problems: list[Problem]) -> tuple[pd.DataFrame, str]:
     if not path.exists():
         raise _Unreadable("missing_file", "the file does not exist")
     if path.stat().st_size == 0:
@@ -159,7 +157,9 @@ def _read_xlsx(path: Path) -> pd.DataFrame:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a broken file
-        raise _Unreadable("xlsx_format", f"the file is not a readable XLSX workbook: {exc}") from None
+        raise _Unreadable(
+            "xlsx_format", f"the file is not a readable XLSX workbook: {exc}"
+        ) from None
     try:
         sheet = book.worksheets[0]
         rows = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
@@ -205,11 +205,16 @@ def _with_header(table: pd.DataFrame, file: str, problems: list[Problem]) -> pd.
         keep = [c for i, c in enumerate(body.columns) if i not in unnamed]
         if body.iloc[:, unnamed].apply(lambda col: col.str.strip().astype(bool)).any(axis=None):
             problems.append(
-                Problem(file, "unnamed_column", Severity.WARNING,
-                        "a column with a blank header holds values; it was dropped")
+                Problem(
+                    file,
+                    "unnamed_column",
+                    Severity.WARNING,
+                    "a column with a blank header holds values; it was dropped",
+                )
             )
         body = body.loc[:, keep]
-    return body.reset_index(drop=True)
+    result: pd.DataFrame = body.reset_index(drop=True)
+    return result
 
 
 # --- typed table ---------------------------------------------------------------
@@ -221,16 +226,24 @@ def _type_columns(extract: Extract, contract: Contract, raw: pd.DataFrame) -> No
     missing = [c for c in contract.required_columns if c not in present]
     if missing:
         extract.problems.append(
-            Problem(file, "missing_column", Severity.ERROR,
-                    f"required column{'s' if len(missing) > 1 else ''} missing: "
-                    + ", ".join(missing), column=", ".join(missing))
+            Problem(
+                file,
+                "missing_column",
+                Severity.ERROR,
+                f"required column{'s' if len(missing) > 1 else ''} missing: " + ", ".join(missing),
+                column=", ".join(missing),
+            )
         )
     unknown = sorted(present - set(contract.columns))
     if unknown:
         extract.problems.append(
-            Problem(file, "unknown_column", Severity.WARNING,
-                    "unknown columns dropped (not stored): " + ", ".join(unknown),
-                    column=", ".join(unknown))
+            Problem(
+                file,
+                "unknown_column",
+                Severity.WARNING,
+                "unknown columns dropped (not stored): " + ", ".join(unknown),
+                column=", ".join(unknown),
+            )
         )
     typed: dict[str, pd.Series] = {ROW: raw[ROW].astype("int64")}
     for column in contract.columns.values():
@@ -239,8 +252,9 @@ def _type_columns(extract: Extract, contract: Contract, raw: pd.DataFrame) -> No
             extract.invalid[column.name] = bad
         else:
             extract.absent.add(column.name)
-            values = _parse_column(column, pd.Series([""] * len(raw), dtype="str"), raw[ROW],
-                                   extract)[0]
+            values = _parse_column(
+                column, pd.Series([""] * len(raw), dtype="str"), raw[ROW], extract
+            )[0]
         typed[column.name] = values.reset_index(drop=True)
     extract.frame = pd.DataFrame(typed)
 
@@ -280,8 +294,16 @@ def _report(
     # Never echo an identifier's value: it is personal data.
     examples = () if column.identifier else tuple(dict.fromkeys(raw[failing].head(3)))
     extract.problems.append(
-        Problem(extract.file, rule, Severity.ERROR, message, column=column.name,
-                rows=bad_rows, cin_rule=column.cin_rule, examples=examples)
+        Problem(
+            extract.file,
+            rule,
+            Severity.ERROR,
+            message,
+            column=column.name,
+            rows=bad_rows,
+            cin_rule=column.cin_rule,
+            examples=examples,
+        )
     )
 
 
@@ -293,20 +315,24 @@ def _parse_text(column: Column, text: pd.Series) -> Parsed:
 
 
 def _parse_date(column: Column, text: pd.Series) -> Parsed:
-    iso = pd.to_datetime(text.where(text.str.match(_ISO_DATE)), format="%Y-%m-%d",
-                         errors="coerce")
-    uk = pd.to_datetime(text.where(text.str.match(_UK_DATE)), format="%d/%m/%Y",
-                        errors="coerce")
+    iso = pd.to_datetime(text.where(text.str.match(_ISO_DATE)), format="%Y-%m-%d", errors="coerce")
+    uk = pd.to_datetime(text.where(text.str.match(_UK_DATE)), format="%d/%m/%Y", errors="coerce")
     values = iso.fillna(uk).astype("datetime64[s]")
-    return values, values.isna() & (text != ""), "date_format", (
-        "not a valid date in the form YYYY-MM-DD or DD/MM/YYYY"
+    return (
+        values,
+        values.isna() & (text != ""),
+        "date_format",
+        ("not a valid date in the form YYYY-MM-DD or DD/MM/YYYY"),
     )
 
 
 def _parse_bool(column: Column, text: pd.Series) -> Parsed:
     values = text.str.lower().map(_BOOLEANS).astype("boolean")
-    return values, values.isna() & (text != ""), "boolean", (
-        "not a yes/no value (0/1, Y/N, Yes/No, True/False)"
+    return (
+        values,
+        values.isna() & (text != ""),
+        "boolean",
+        ("not a yes/no value (0/1, Y/N, Yes/No, True/False)"),
     )
 
 
@@ -318,8 +344,11 @@ def _parse_int(column: Column, text: pd.Series) -> Parsed:
     bad = numbers.isna() & (text != "")
     if column.codes:
         outside = ~numbers.isin([int(c) for c in column.code_values]) & ~bad & (text != "")
-        return numbers.mask(outside), bad | outside, "code", (
-            "not a whole number from the code list " + _code_list(column)
+        return (
+            numbers.mask(outside),
+            bad | outside,
+            "code",
+            ("not a whole number from the code list " + _code_list(column)),
         )
     return numbers, bad, "integer", "not a whole number (12 or 12.0)"
 
@@ -365,9 +394,19 @@ def _value_checks(column: Column, values: pd.Series) -> list[tuple[str, pd.Serie
     if column.max is not None:
         checks.append(("range", values > column.max, f"must be at most {column.max:g}"))
     if column.pattern is not None:
-        checks.append(("pattern", ~values.str.match(column.pattern).astype("boolean"),
-                       f"does not match the pattern {column.pattern}"))
+        checks.append(
+            (
+                "pattern",
+                ~values.str.match(column.pattern).astype("boolean"),
+                f"does not match the pattern {column.pattern}",
+            )
+        )
     if column.max_length is not None:
-        checks.append(("max_length", values.str.len() > column.max_length,
-                       f"longer than {column.max_length} characters"))
+        checks.append(
+            (
+                "max_length",
+                values.str.len() > column.max_length,
+                f"longer than {column.max_length} characters",
+            )
+        )
     return checks

@@ -57,8 +57,11 @@ def check_rules(
         failing = _CHECKS[rule.kind](frame, rule, context)
         if rule.where:
             failing = failing & matches(frame, rule.where)
-        problems.extend(_problem(extract, rule.id, rule.severity, rule.message, rule.column,
-                                 failing, rule.cin_rule))
+        problems.extend(
+            _problem(
+                extract, rule.id, rule.severity, rule.message, rule.column, failing, rule.cin_rule
+            )
+        )
     return problems
 
 
@@ -89,13 +92,24 @@ def _presence(extract: Extract, column: Column) -> list[Problem]:
     if column.required or column.required_when:
         needed = matches(frame, column.required_when) if column.required_when else True
         why = f" when {describe_condition(column.required_when)}" if column.required_when else ""
-        problems += _problem(extract, "required", Severity.ERROR, f"a value is required{why}",
-                             column.name, blank & needed, column.cin_rule)
+        problems += _problem(
+            extract,
+            "required",
+            Severity.ERROR,
+            f"a value is required{why}",
+            column.name,
+            blank & needed,
+            column.cin_rule,
+        )
     if column.blank_when:
         problems += _problem(
-            extract, "must_be_blank", Severity.ERROR,
+            extract,
+            "must_be_blank",
+            Severity.ERROR,
             f"must be blank when {describe_condition(column.blank_when)}",
-            column.name, ~frame[column.name].isna() & matches(frame, column.blank_when), None,
+            column.name,
+            ~frame[column.name].isna() & matches(frame, column.blank_when),
+            None,
         )
     return problems
 
@@ -115,8 +129,9 @@ def _problem(
     if not failing.any():
         return []
     rows = tuple(int(r) for r in extract.frame.loc[failing, ROW])
-    return [Problem(extract.file, rule, severity, message, column=column, rows=rows,
-                    cin_rule=cin_rule)]
+    return [
+        Problem(extract.file, rule, severity, message, column=column, rows=rows, cin_rule=cin_rule)
+    ]
 
 
 # --- one check per rule kind ----------------------------------------------------
@@ -176,7 +191,8 @@ def _allowed(frame: pd.DataFrame, rule: Rule, context: Context) -> pd.Series:
 def _matches_file(frame: pd.DataFrame, rule: Rule, context: Context) -> pd.Series:
     rule = cast(MatchesFileRule, rule)
     values = frame[rule.column]
-    return values.notna() & (values != getattr(context.name, rule.part))
+    expected: str = getattr(context.name, rule.part)
+    return values.notna() & (values != expected)
 
 
 def _reference(frame: pd.DataFrame, rule: Rule, context: Context) -> pd.Series:
@@ -203,4 +219,3 @@ def validate(
 ) -> list[Problem]:
     """All problems of a read extract: reading, typing and contract rules."""
     return [*extract.problems, *check_rules(extract, references=references)]
-

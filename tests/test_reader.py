@@ -48,9 +48,7 @@ def test_windows_1252_is_read_with_a_warning(tmp_path: Path, write_extract: Writ
     path.write_bytes(plain.read_text(encoding="utf-8").encode("cp1252"))
     extract = read_extract(path)
     assert extract.encoding == "windows-1252"
-    assert [(p.rule, p.severity) for p in extract.problems] == [
-        ("windows_1252", Severity.WARNING)
-    ]
+    assert [(p.rule, p.severity) for p in extract.problems] == [("windows_1252", Severity.WARNING)]
     assert extract.frame["team"].tolist() == ["Café – North"]
 
 
@@ -106,8 +104,16 @@ def test_both_date_formats(write_extract: WriteExtract, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("1", True), ("0", False), ("Y", True), ("n", False), ("Yes", True), ("NO", False),
-     ("True", True), ("false", False)],
+    [
+        ("1", True),
+        ("0", False),
+        ("Y", True),
+        ("n", False),
+        ("Yes", True),
+        ("NO", False),
+        ("True", True),
+        ("false", False),
+    ],
 )
 def test_boolean_spellings(write_extract: WriteExtract, text: str, value: bool) -> None:
     extract = read_extract(write_extract("closures", [row("closures", capacity_closure=text)]))
@@ -124,9 +130,11 @@ def test_integers_written_with_point_zero(write_extract: WriteExtract) -> None:
 
 @pytest.mark.parametrize(
     ("column", "text", "code"),
-    [("closure_reason", "RC8: Case closed after assessment, no further action", "RC8"),
-     ("closure_reason", "RC9 - closed after assessment, referred to early help", "RC9"),
-     ("closure_reason", "rc7", "RC7")],
+    [
+        ("closure_reason", "RC8: Case closed after assessment, no further action", "RC8"),
+        ("closure_reason", "RC9 - closed after assessment, referred to early help", "RC9"),
+        ("closure_reason", "rc7", "RC7"),
+    ],
 )
 def test_code_with_label(write_extract: WriteExtract, column: str, text: str, code: str) -> None:
     extract = read_extract(write_extract("closures", [row("closures", **{column: text})]))
@@ -135,19 +143,30 @@ def test_code_with_label(write_extract: WriteExtract, column: str, text: str, co
 
 
 def test_referral_source_with_label(write_extract: WriteExtract) -> None:
-    path = write_extract("referrals", [row("referrals", referral_source="1A - Individual - family",
-                                           primary_need="N1: Abuse or neglect")])
+    path = write_extract(
+        "referrals",
+        [
+            row(
+                "referrals",
+                referral_source="1A - Individual - family",
+                primary_need="N1: Abuse or neglect",
+            )
+        ],
+    )
     extract = read_extract(path)
     assert extract.problems == []
     assert extract.frame[["referral_source", "primary_need"]].iloc[0].tolist() == ["1A", "N1"]
 
 
 def test_blank_rows_are_ignored_and_rows_keep_file_numbers(write_extract: WriteExtract) -> None:
-    path = write_extract("closures", [
-        row("closures", referral_id="A"),
-        {},
-        row("closures", referral_id="B", closure_reason="RCX"),
-    ])
+    path = write_extract(
+        "closures",
+        [
+            row("closures", referral_id="A"),
+            {},
+            row("closures", referral_id="B", closure_reason="RCX"),
+        ],
+    )
     text = path.read_text()
     path.write_text(text + "\n\n")
     extract = read_extract(path)
@@ -176,8 +195,9 @@ def test_file_without_header_is_rejected(tmp_path: Path) -> None:
 
 def test_unknown_columns_are_dropped_and_reported(write_extract: WriteExtract) -> None:
     columns = [*load_contract("closures").columns, "Notes", "social_worker_name"]
-    path = write_extract("closures", [row("closures", Notes="x", social_worker_name="y")],
-                         header=columns)
+    path = write_extract(
+        "closures", [row("closures", Notes="x", social_worker_name="y")], header=columns
+    )
     extract = read_extract(path)
     (problem,) = extract.problems
     assert problem.rule == "unknown_column" and problem.severity is Severity.WARNING
@@ -208,8 +228,14 @@ def test_duplicate_header_is_rejected(write_extract: WriteExtract) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["referrals_330_2024-2.csv", "referral_330_2024-02.csv", "referrals_3300_2024-02.csv",
-     "referrals_330_2024-13.csv", "referrals_330_2024-02.txt", "referrals-330-2024-02.csv"],
+    [
+        "referrals_330_2024-2.csv",
+        "referral_330_2024-02.csv",
+        "referrals_3300_2024-02.csv",
+        "referrals_330_2024-13.csv",
+        "referrals_330_2024-02.txt",
+        "referrals-330-2024-02.csv",
+    ],
 )
 def test_names_that_do_not_parse_are_rejected(write_extract: WriteExtract, name: str) -> None:
     problems = validate(read_extract(write_extract("referrals", name=name)))

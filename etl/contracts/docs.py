@@ -61,8 +61,13 @@ def _section(contract: Contract) -> str:
     for column in coded:
         lines += ["", f"**`{column.name}` codes**", ""]
         lines += [f"- `{code}` {label}" for code, label in (column.codes or {}).items()]
-    lines += ["", f"**Rules of the {contract.dataset} file**", "", "| rule | severity | checks |",
-              "|---|---|---|"]
+    lines += [
+        "",
+        f"**Rules of the {contract.dataset} file**",
+        "",
+        "| rule | severity | checks |",
+        "|---|---|---|",
+    ]
     for rule in contract.rules:
         cin = f" (CIN rule {rule.cin_rule})" if rule.cin_rule else ""
         lines.append(f"| `{rule.id}` | {rule.severity.value} | {_rule_text(rule)}{cin} |")
@@ -125,8 +130,10 @@ def _condition(condition: dict[str, list[str | int | bool]]) -> str:
 
 def _rule_text(rule: Rule) -> str:
     if isinstance(rule, CompareRule):
-        other = rule.other.lstrip("@").replace("_", " ") if rule.other.startswith("@") else (
-            f"`{rule.other}`"
+        other = (
+            rule.other.lstrip("@").replace("_", " ")
+            if rule.other.startswith("@")
+            else (f"`{rule.other}`")
         )
         text = f"`{rule.column}` {rule.op} {other}: {rule.message}"
     else:
