@@ -85,7 +85,7 @@ def _write_sample(
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check files against their contract without loading them."""
     from etl.reader import read_extract
-    from etl.rules import validate
+    from etl.validation import validate
 
     rejected = 0
     for path in args.files:
@@ -113,10 +113,19 @@ def cmd_contract_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gx_suites(args: argparse.Namespace) -> int:
+    from etl.expectations import write_project
+    from etl.validation import DEFAULT_GX_DIR
+
+    for path in write_project(args.gx_dir or DEFAULT_GX_DIR):
+        console.print(f"Wrote {path}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The whole job on the embedded defaults, as far as it is built."""
     from etl.reader import read_extract
-    from etl.rules import validate
+    from etl.validation import validate
 
     settings = load_settings()
     landing = settings.landing_dir
@@ -181,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("contract-docs", help="write the extract contracts as Markdown")
     p.add_argument("--out", type=Path, help="file to write (default: standard output)")
     p.set_defaults(handler=cmd_contract_docs)
+
+    p = sub.add_parser("gx-suites", help="regenerate the Great Expectations suites from the contracts")
+    p.add_argument("--gx-dir", type=Path, help="GX project folder (default: expectations/)")
+    p.set_defaults(handler=cmd_gx_suites)
 
     p = sub.add_parser("demo", help="the whole job on the embedded defaults")
     p.set_defaults(handler=cmd_demo)

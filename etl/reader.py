@@ -262,18 +262,18 @@ def _type_columns(extract: Extract, contract: Contract, raw: pd.DataFrame) -> No
 def _parse_column(
     column: Column, raw: pd.Series, rows: pd.Series, extract: Extract
 ) -> tuple[pd.Series, pd.Series]:
-    """Typed values and the mask of present-but-unreadable cells."""
+    """Typed values and the mask of present-but-unreadable cells.
+
+    Only the syntax of a cell is checked here (is it a date, a number, a
+    yes/no?).  What the value must be (codes, ranges, patterns, required
+    when...) is the Great Expectations suite's business (etl.expectations).
+    """
     text = raw.str.strip()
     blank = text == ""
     values, bad, rule, expected = _PARSERS[column.type](column, text)
     bad = bad & ~blank
     _report(extract, column, rule, bad, rows, raw, expected)
-    # Range, pattern and length apply to values that parsed.
-    for check_rule, failing, message in _value_checks(column, values):
-        failing = failing.fillna(False).astype(bool) & ~blank & ~bad
-        _report(extract, column, check_rule, failing, rows, raw, message)
-        bad = bad | failing
-    # A value that could not be read is blank to the rules that follow, which
+    # A value that could not be read is blank to the checks that follow, which
     # skip it (it is reported once, here) rather than report it again.
     values = values.mask(blank | bad)
     return values.reset_index(drop=True), bad.reset_index(drop=True)
@@ -341,16 +341,7 @@ def _parse_int(column: Column, text: pd.Series) -> Parsed:
         text = _strip_label(text)
     whole = text.str.match(_INTEGER)
     numbers = pd.to_numeric(text.where(whole), errors="coerce").astype("Int64")
-    bad = numbers.isna() & (text != "")
-    if column.codes:
-        outside = ~numbers.isin([int(c) for c in column.code_values]) & ~bad & (text != "")
-        return (
-            numbers.mask(outside),
-            bad | outside,
-            "code",
-            ("not a whole number from the code list " + _code_list(column)),
-        )
-    return numbers, bad, "integer", "not a whole number (12 or 12.0)"
+    return numbers, numbers.isna() & (text != ""), "integer", "not a whole number (12 or 12.0)"
 
 
 def _parse_decimal(column: Column, text: pd.Series) -> Parsed:
@@ -361,18 +352,16 @@ def _parse_decimal(column: Column, text: pd.Series) -> Parsed:
 
 
 def _parse_code(column: Column, text: pd.Series) -> Parsed:
+    # Codes are matched case-insensitively and written as the contract spells
+    # them; a code not in the list is kept as sent, for the suite to reject.
     codes = {str(c).lower(): str(c) for c in column.code_values}
-    values = _strip_label(text).str.lower().map(codes).astype("str")
-    bad = values.isna() & (text != "")
-    return values, bad, "code", "not one of the codes " + _code_list(column)
+    stripped = _strip_label(text)
+    values = stripped.str.lower().map(codes).fillna(stripped).astype("str")
+    return values, pd.Series(False, index=text.index), "code", ""
 
 
 def _strip_label(text: pd.Series) -> pd.Series:
     return text.str.replace(_CODE_LABEL, r"\1", regex=True)
-
-
-def _code_list(column: Column) -> str:
-    return " ".join(str(c) for c in column.code_values)
 
 
 _PARSERS: dict[ColumnType, Callable[[Column, pd.Series], Parsed]] = {
@@ -383,30 +372,3 @@ _PARSERS: dict[ColumnType, Callable[[Column, pd.Series], Parsed]] = {
     ColumnType.DECIMAL: _parse_decimal,
     ColumnType.CODE: _parse_code,
 }
-
-
-def _value_checks(column: Column, values: pd.Series) -> list[tuple[str, pd.Series, str]]:
-    checks: list[tuple[str, pd.Series, str]] = []
-    if column.min is not None:
-        low = values <= column.min if column.min_exclusive else values < column.min
-        bound = "above" if column.min_exclusive else "at least"
-        checks.append(("range", low, f"must be {bound} {column.min:g}"))
-    if column.max is not None:
-        checks.append(("range", values > column.max, f"must be at most {column.max:g}"))
-    if column.pattern is not None:
-        checks.append(
-            (
-                "pattern",
-                ~values.str.match(column.pattern).astype("boolean"),
-                f"does not match the pattern {column.pattern}",
-            )
-        )
-    if column.max_length is not None:
-        checks.append(
-            (
-                "max_length",
-                values.str.len() > column.max_length,
-                f"longer than {column.max_length} characters",
-            )
-        )
-    return checks

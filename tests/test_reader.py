@@ -11,7 +11,7 @@ from openpyxl import Workbook
 
 from etl.contracts import Severity, load_contract
 from etl.reader import ROW, read_extract
-from etl.rules import validate
+from etl.validation import validate
 from tests.conftest import VALID_ROWS, WriteExtract, row
 
 
@@ -171,7 +171,7 @@ def test_blank_rows_are_ignored_and_rows_keep_file_numbers(write_extract: WriteE
     path.write_text(text + "\n\n")
     extract = read_extract(path)
     assert extract.frame["referral_id"].tolist() == ["A", "B"]
-    assert [(p.rule, p.rows) for p in extract.problems] == [("code", (4,))]
+    assert [(p.rule, p.rows) for p in validate(extract)] == [("code", (4,))]
 
 
 def test_header_only_file_is_a_valid_empty_month(write_extract: WriteExtract) -> None:

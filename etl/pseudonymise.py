@@ -1,0 +1,61 @@
+"""Pseudonymise personal identifiers on the way in.
+
+``child_id`` and ``worker_id`` become a keyed HMAC-SHA256 of their value, so
+the same person gets the same pseudonym in every month and file, and nobody
+without the key can go back (nor test a guess).  Dates of birth are coarsened
+to the first of their month.  Which columns are touched comes from the
+contract (``identifier: true``, ``coarsen: month``), never from a list here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+
+import pandas as pd
+
+from etl.contracts import Contract
+
+#: Length of a pseudonym in hex characters (128 bits: no collisions in practice).
+PSEUDONYM_CHARS = 32
+#: Minimum key length in bytes; shorter keys are a configuration error.
+MIN_KEY_BYTES = 16
+
+
+def pseudonym(key: bytes, value: str) -> str:
+    """The pseudonym of one identifier (whitespace-trimmed, case kept)."""
+    digest = hmac.new(key, value.strip().encode("utf-8"), hashlib.sha256).hexdigest()
+    return digest[:PSEUDONYM_CHARS]
+
+
+def pseudonymise(frame: pd.DataFrame, contract: Contract, key: bytes) -> pd.DataFrame:
+    """A copy of ``frame`` with identifiers hashed and dates of birth coarsened."""
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(f"the pseudonymisation key must be at least {MIN_KEY_BYTES} bytes")
+    out = frame.copy()
+    for column in contract.columns.values():
+        if column.name not in out.columns:
+            continue
+        if column.identifier:
+            values = out[column.name]
+            # Hash each distinct value once: a child appears in many rows.
+            distinct = values.dropna().unique()
+            mapping = {v: pseudonym(key, str(v)) for v in distinct}
+            out[column.name] = values.map(mapping).astype("str")
+        if column.coarsen == "month":
+            months = out[column.name].dt.to_period("M").dt.to_timestamp()
+            out[column.name] = months.astype("datetime64[s]")
+    return out
+
+
+def ensure_demo_key(path: Path) -> str:
+    """Read the demo's key from ``path``, creating it once (mode 600) if absent."""
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.touch(mode=0o600)
+    path.write_text(key + "\n", encoding="ascii")
+    return key

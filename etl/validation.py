@@ -1,0 +1,245 @@
+"""Validate a read extract with its Great Expectations suite.
+
+The path of one file: derive the checks that need raw values or other data,
+pseudonymise, run the committed GX suite on the typed frame, and turn each
+failed expectation into a :class:`Problem` (rule, column, file rows) through
+the rule metadata the suite carries.  Hard rules make errors, soft rules
+warnings; nothing here raises for bad data.
+"""
+
+from __future__ import annotations
+
+import secrets
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from etl.contracts import Contract, Severity
+from etl.contracts.model import ReferenceRule
+from etl.expectations import (
+    IN_MONTH_COLUMN,
+    VOLUME_DATE,
+    derived_pattern_column,
+    derived_reference_column,
+)
+from etl.months import Month
+from etl.problems import Problem
+from etl.pseudonymise import pseudonymise
+from etl.reader import ROW, Extract
+
+#: Where the committed GX project lives when nothing else is configured.
+DEFAULT_GX_DIR = Path(__file__).resolve().parents[1] / "expectations"
+#: Fewest months of history before the volume check means anything.
+VOLUME_MIN_HISTORY = 3
+#: How many distinct offending values a problem quotes (never identifiers).
+EXAMPLES = 3
+
+
+@dataclass
+class Checked:
+    """A validated extract: the pseudonymised frame and every problem found."""
+
+    extract: Extract
+    frame: pd.DataFrame
+    problems: list[Problem] = field(default_factory=list)
+    gx_success: bool | None = None
+
+    @property
+    def rejected(self) -> bool:
+        return any(p.is_error for p in self.problems)
+
+    def summary(self) -> dict[str, Any]:
+        """Compact, JSON-ready summary kept with the load record."""
+        return {
+            "file": self.extract.file,
+            "rows": len(self.frame),
+            "errors": sum(p.count for p in self.problems if p.is_error),
+            "warnings": sum(p.count for p in self.problems if not p.is_error),
+            "gx_success": self.gx_success,
+            "problems": [p.to_record() for p in self.problems],
+        }
+
+
+def volume_bounds(history: Sequence[int]) -> tuple[int | None, int | None]:
+    """Half and double the median of earlier months' volumes, when there are enough."""
+    if len(history) < VOLUME_MIN_HISTORY:
+        return None, None
+    median = statistics.median(history)
+    return int(median / 2), int(median * 2)
+
+
+def check(
+    extract: Extract,
+    *,
+    key: bytes | None = None,
+    references: Mapping[str, pd.DataFrame] | None = None,
+    volume_history: Sequence[int] = (),
+    gx_dir: Path | None = None,
+) -> Checked:
+    """Validate one read extract; the returned frame is safe to store.
+
+    ``key`` is the pseudonymisation key (a throw-away one when only checking);
+    ``references`` the current rows of other datasets, by name, for the
+    cross-file rules (unchecked without them); ``volume_history`` the row
+    counts of the months before, for the volume check.
+    """
+    if extract.name is None or not extract.frame.columns.size:
+        return Checked(extract, extract.frame, list(extract.problems))
+    contract = extract.contract
+    month = extract.name.month
+    frame = _derive_raw_checks(extract.frame, contract, month)
+    frame = pseudonymise(frame, contract, key or secrets.token_bytes(32))
+    frame = _derive_reference_checks(frame, contract, references)
+    low, high = volume_bounds(volume_history)
+    parameters = {
+        "la_code": [extract.name.la_code],
+        "month_start": pd.Timestamp(month.start),
+        "month_end": pd.Timestamp(month.end),
+        "min_rows": low,
+        "max_rows": high,
+    }
+    results = run_suite(contract.dataset, frame, parameters, gx_dir or DEFAULT_GX_DIR)
+    problems = list(extract.problems)
+    problems += _problems(extract, contract, results, skip_references=references is None)
+    stored = frame.drop(columns=[c for c in frame.columns if c.startswith("_check_")])
+    return Checked(extract, stored, problems, results.success)
+
+
+def _derive_raw_checks(frame: pd.DataFrame, contract: Contract, month: Month) -> pd.DataFrame:
+    """Columns the suite checks that must be computed before pseudonymising."""
+    out = frame.copy()
+    for column in contract.columns.values():
+        if column.identifier and column.pattern:
+            values = out[column.name]
+            ok = values.str.fullmatch(column.pattern).astype("boolean")
+            out[derived_pattern_column(column.name)] = ok.mask(values.isna())
+    date_column = VOLUME_DATE.get(contract.dataset)
+    if date_column:
+        dates = out[date_column]
+        out[IN_MONTH_COLUMN] = (dates >= pd.Timestamp(month.start)) & (
+            dates <= pd.Timestamp(month.end)
+        )
+    return out
+
+
+def _derive_reference_checks(
+    frame: pd.DataFrame, contract: Contract, references: Mapping[str, pd.DataFrame] | None
+) -> pd.DataFrame:
+    for rule in contract.rules:
+        if not isinstance(rule, ReferenceRule):
+            continue
+        target = (references or {}).get(rule.dataset)
+        if target is None:
+            # Not checkable without the warehouse: true, and not reported as checked.
+            frame[derived_reference_column(rule.id)] = True
+            continue
+        if rule.needs:
+            target = target[target[rule.needs].notna()]
+        known = frame[rule.column].isin(target[rule.column])
+        frame[derived_reference_column(rule.id)] = known.mask(frame[rule.column].isna())
+    return frame
+
+
+# --- running GX ---------------------------------------------------------------
+
+
+@cache
+def _context(gx_dir: Path) -> Any:
+    # Imported here: GX takes seconds to import and only validation needs it.
+    import great_expectations as gx
+
+    return gx.get_context(mode="file", project_root_dir=str(gx_dir))
+
+
+def run_suite(
+    dataset: str, frame: pd.DataFrame, parameters: Mapping[str, Any], gx_dir: Path
+) -> Any:
+    """Run the dataset's committed validation definition on ``frame``."""
+    context = _context(gx_dir)
+    definition = context.validation_definitions.get(dataset)
+    return definition.run(
+        batch_parameters={"dataframe": frame},
+        expectation_parameters=dict(parameters),
+        result_format={
+            "result_format": "COMPLETE",
+            "unexpected_index_column_names": [ROW],
+            "return_unexpected_index_query": False,
+        },
+    )
+
+
+def _problems(
+    extract: Extract, contract: Contract, results: Any, *, skip_references: bool
+) -> list[Problem]:
+    reference_ids = {r.id for r in contract.rules if isinstance(r, ReferenceRule)}
+    # Cells the reader could not parse are blank here, and already reported.
+    unreadable = {
+        name: set(extract.frame.loc[mask.to_numpy(), ROW].astype(int))
+        for name, mask in extract.invalid.items()
+        if mask.any()
+    }
+    problems = []
+    for result in results.results:
+        if result.success:
+            continue
+        config = result.expectation_config
+        meta = config.meta or {}
+        rule = meta.get("rule", config.type)
+        if skip_references and rule in reference_ids:
+            continue
+        if meta.get("column") in extract.absent:
+            continue  # the missing column is already reported, once
+        info = result.exception_info or {}
+        if info.get("raised_exception"):
+            # A suite that cannot run is a fault in code or configuration.
+            raise RuntimeError(
+                f"{extract.file}: expectation for rule {rule} failed to run: "
+                f"{info.get('exception_message')}"
+            )
+        problem = _problem(extract, contract, meta, rule, result.result, unreadable)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def _problem(
+    extract: Extract,
+    contract: Contract,
+    meta: dict[str, Any],
+    rule: str,
+    result: dict[str, Any],
+    unreadable: Mapping[str, set[int]],
+) -> Problem | None:
+    column = meta.get("column")
+    severity = Severity(meta.get("severity", "error"))
+    message = str(meta.get("message", rule))
+    indexed = result.get("unexpected_index_list") or []
+    failing = {int(item[ROW]) for item in indexed if isinstance(item, dict)}
+    if failing and column in unreadable:
+        failing -= unreadable[column]
+        if not failing:
+            return None
+    rows = tuple(sorted(failing))
+    examples: tuple[str, ...] = ()
+    identifier = column in contract.columns and contract.columns[column].identifier
+    if column and not identifier and rule not in ("required", "must_be_blank"):
+        values = [str(v) for v in result.get("partial_unexpected_list") or [] if v is not None]
+        examples = tuple(dict.fromkeys(values))[:EXAMPLES]
+    if "observed_value" in result and not rows:
+        message += f" (observed {result['observed_value']})"
+    return Problem(
+        extract.file, rule, severity, message, column=column, rows=rows,
+        cin_rule=meta.get("cin_rule"), examples=examples,
+    )
+
+
+def validate(
+    extract: Extract, *, references: Mapping[str, pd.DataFrame] | None = None
+) -> list[Problem]:
+    """Every problem of a read extract (checking only; nothing is kept)."""
+    return check(extract, references=references).problems
