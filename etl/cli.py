@@ -191,8 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="file to write (default: standard output)")
     p.set_defaults(handler=cmd_contract_docs)
 
-    p = sub.add_parser("gx-suites", help="regenerate the Great Expectations suites from the contracts")
-    p.add_argument("--gx-dir", type=Path, help="GX project folder (default: expectations/)")
+    p = sub.add_parser("gx-suites", help="regenerate the GX suites from the contracts")
+    p.add_argument("--gx-dir", type=Path, help="GX project folder (default expectations/)")
     p.set_defaults(handler=cmd_gx_suites)
 
     p = sub.add_parser("demo", help="the whole job on the embedded defaults")

@@ -99,53 +99,93 @@ def column_expectations(column: Column) -> list[dict[str, Any]]:
     name, specs = column.name, []
     if column.required or column.required_when:
         when = column.required_when
-        specs.append(_spec(
-            "expect_column_values_to_not_be_null", rule="required", column=name,
-            message="a value is required" + (f" when {_describe(when)}" if when else ""),
-            where=row_condition(when) if when else None, cin_rule=column.cin_rule, column_=name,
-        ))
+        specs.append(
+            _spec(
+                "expect_column_values_to_not_be_null",
+                rule="required",
+                column=name,
+                message="a value is required" + (f" when {_describe(when)}" if when else ""),
+                where=row_condition(when) if when else None,
+                cin_rule=column.cin_rule,
+                column_=name,
+            )
+        )
     if column.blank_when:
-        specs.append(_spec(
-            "expect_column_values_to_be_null", rule="must_be_blank", column=name,
-            message=f"must be blank when {_describe(column.blank_when)}",
-            where=row_condition(column.blank_when), column_=name,
-        ))
+        specs.append(
+            _spec(
+                "expect_column_values_to_be_null",
+                rule="must_be_blank",
+                column=name,
+                message=f"must be blank when {_describe(column.blank_when)}",
+                where=row_condition(column.blank_when),
+                column_=name,
+            )
+        )
     if column.codes:
         codes = column.code_values
-        specs.append(_spec(
-            "expect_column_values_to_be_in_set", rule="code", column=name,
-            message="not one of the codes " + " ".join(str(c) for c in codes),
-            column_=name, value_set=codes,
-        ))
+        specs.append(
+            _spec(
+                "expect_column_values_to_be_in_set",
+                rule="code",
+                column=name,
+                message="not one of the codes " + " ".join(str(c) for c in codes),
+                column_=name,
+                value_set=codes,
+            )
+        )
     if column.min is not None or column.max is not None:
         bounds = []
         if column.min is not None:
             bounds.append(f"{'above' if column.min_exclusive else 'at least'} {column.min:g}")
         if column.max is not None:
             bounds.append(f"at most {column.max:g}")
-        specs.append(_spec(
-            "expect_column_values_to_be_between", rule="range", column=name,
-            message="must be " + " and ".join(bounds), column_=name,
-            min_value=column.min, max_value=column.max, strict_min=column.min_exclusive or None,
-        ))
+        specs.append(
+            _spec(
+                "expect_column_values_to_be_between",
+                rule="range",
+                column=name,
+                message="must be " + " and ".join(bounds),
+                column_=name,
+                min_value=column.min,
+                max_value=column.max,
+                strict_min=column.min_exclusive or None,
+            )
+        )
     if column.pattern is not None:
         message = f"does not match the pattern {column.pattern}"
         if column.identifier:
-            specs.append(_spec(
-                "expect_column_values_to_be_in_set", rule="pattern", column=name,
-                message=message, column_=derived_pattern_column(name), value_set=[True],
-            ))
+            specs.append(
+                _spec(
+                    "expect_column_values_to_be_in_set",
+                    rule="pattern",
+                    column=name,
+                    message=message,
+                    column_=derived_pattern_column(name),
+                    value_set=[True],
+                )
+            )
         else:
-            specs.append(_spec(
-                "expect_column_values_to_match_regex", rule="pattern", column=name,
-                message=message, column_=name, regex=column.pattern,
-            ))
+            specs.append(
+                _spec(
+                    "expect_column_values_to_match_regex",
+                    rule="pattern",
+                    column=name,
+                    message=message,
+                    column_=name,
+                    regex=column.pattern,
+                )
+            )
     if column.max_length is not None:
-        specs.append(_spec(
-            "expect_column_value_lengths_to_be_between", rule="max_length", column=name,
-            message=f"longer than {column.max_length} characters", column_=name,
-            max_value=column.max_length,
-        ))
+        specs.append(
+            _spec(
+                "expect_column_value_lengths_to_be_between",
+                rule="max_length",
+                column=name,
+                message=f"longer than {column.max_length} characters",
+                column_=name,
+                max_value=column.max_length,
+            )
+        )
     return specs
 
 
@@ -155,52 +195,91 @@ _BOUND_PARAMS = {"@month_start": "month_start", "@month_end": "month_end"}
 def rule_expectations(rule: Rule) -> list[dict[str, Any]]:
     """The expectation that checks one contract rule."""
     common: dict[str, Any] = {
-        "rule": rule.id, "column": rule.column, "message": rule.message,
-        "severity": rule.severity, "cin_rule": rule.cin_rule,
+        "rule": rule.id,
+        "column": rule.column,
+        "message": rule.message,
+        "severity": rule.severity,
+        "cin_rule": rule.cin_rule,
         "where": row_condition(rule.where) if rule.where else None,
     }
     if isinstance(rule, CompareRule):
         return [_compare(rule, common)]
     if isinstance(rule, InMonthRule):
-        return [_spec("expect_column_values_to_be_between", **common, column_=rule.column,
-                      min_value=_param("month_start"), max_value=_param("month_end"))]
+        return [
+            _spec(
+                "expect_column_values_to_be_between",
+                **common,
+                column_=rule.column,
+                min_value=_param("month_start"),
+                max_value=_param("month_end"),
+            )
+        ]
     if isinstance(rule, UniqueRule):
         return [_spec("expect_column_values_to_be_unique", **common, column_=rule.column)]
     if isinstance(rule, RequiresRule):
         common["where"] = f"{rule.column}.notna()"
         return [_spec("expect_column_values_to_not_be_null", **common, column_=rule.other)]
     if isinstance(rule, AllowedRule):
-        return [_spec("expect_column_values_to_be_in_set", **common, column_=rule.column,
-                      value_set=rule.values)]
+        return [
+            _spec(
+                "expect_column_values_to_be_in_set",
+                **common,
+                column_=rule.column,
+                value_set=rule.values,
+            )
+        ]
     if isinstance(rule, MatchesFileRule):
-        return [_spec("expect_column_values_to_be_in_set", **common, column_=rule.column,
-                      value_set=_param(rule.part))]
+        return [
+            _spec(
+                "expect_column_values_to_be_in_set",
+                **common,
+                column_=rule.column,
+                value_set=_param(rule.part),
+            )
+        ]
     if isinstance(rule, ReferenceRule):
-        return [_spec("expect_column_values_to_be_in_set", **common,
-                      column_=derived_reference_column(rule.id), value_set=[True])]
+        return [
+            _spec(
+                "expect_column_values_to_be_in_set",
+                **common,
+                column_=derived_reference_column(rule.id),
+                value_set=[True],
+            )
+        ]
     raise TypeError(f"no expectation for rule kind {rule.kind!r}")
 
 
 def _compare(rule: CompareRule, common: dict[str, Any]) -> dict[str, Any]:
     if rule.other in _BOUND_PARAMS:
         bound = _param(_BOUND_PARAMS[rule.other])
-        limits = {
+        by_op: dict[str, dict[str, Any]] = {
             "==": {"min_value": bound, "max_value": bound},
             "<=": {"max_value": bound},
             ">=": {"min_value": bound},
             "<": {"max_value": bound, "strict_max": True},
             ">": {"min_value": bound, "strict_min": True},
-        }[rule.op]
-        return _spec("expect_column_values_to_be_between", **common, column_=rule.column,
-                     **limits)
-    pair = {"ignore_row_if": "either_value_is_missing"}
+        }
+        limits = by_op[rule.op]
+        return _spec("expect_column_values_to_be_between", **common, column_=rule.column, **limits)
+    pair: dict[str, Any] = {"ignore_row_if": "either_value_is_missing"}
     if rule.op == "==":
-        return _spec("expect_column_pair_values_to_be_equal", **common,
-                     column_A=rule.column, column_B=rule.other, **pair)
+        return _spec(
+            "expect_column_pair_values_to_be_equal",
+            **common,
+            column_A=rule.column,
+            column_B=rule.other,
+            **pair,
+        )
     # A >= B: column is A for >= and >, the other column is A for <= and <.
     a, b = (rule.column, rule.other) if rule.op in (">=", ">") else (rule.other, rule.column)
-    return _spec("expect_column_pair_values_a_to_be_greater_than_b", **common,
-                 column_A=a, column_B=b, or_equal=rule.op in (">=", "<="), **pair)
+    return _spec(
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        **common,
+        column_A=a,
+        column_B=b,
+        or_equal=rule.op in (">=", "<="),
+        **pair,
+    )
 
 
 #: The date that says a row is the month's own (a referrals file also carries
@@ -213,11 +292,15 @@ def volume_expectation(contract: Contract) -> dict[str, Any]:
     """Soft check: this month's volume within half to double the 12-month median."""
     date_column = VOLUME_DATE.get(contract.dataset)
     return _spec(
-        "expect_table_row_count_to_be_between", rule=VOLUME_RULE, column=date_column,
+        "expect_table_row_count_to_be_between",
+        rule=VOLUME_RULE,
+        column=date_column,
         message="this month's rows are below half or above double the median of the "
-        "12 months before", severity=Severity.WARNING,
+        "12 months before",
+        severity=Severity.WARNING,
         where=f"{IN_MONTH_COLUMN} == True" if date_column else None,
-        min_value=_param("min_rows"), max_value=_param("max_rows"),
+        min_value=_param("min_rows"),
+        max_value=_param("max_rows"),
     )
 
 
@@ -236,6 +319,7 @@ def suite_spec(contract: Contract) -> dict[str, Any]:
 
 def canonical(suite: dict[str, Any]) -> str:
     """A suite as sorted JSON without GX's random ids, for comparing."""
+
     def strip(value: Any) -> Any:
         if isinstance(value, dict):
             if value.get("type") == "pass_through":

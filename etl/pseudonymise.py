@@ -34,7 +34,7 @@ def pseudonymise(frame: pd.DataFrame, contract: Contract, key: bytes) -> pd.Data
     """A copy of ``frame`` with identifiers hashed and dates of birth coarsened."""
     if len(key) < MIN_KEY_BYTES:
         raise ValueError(f"the pseudonymisation key must be at least {MIN_KEY_BYTES} bytes")
-    out = frame.copy()
+    out = frame.copy(deep=False)  # columns are replaced, never changed in place
     for column in contract.columns.values():
         if column.name not in out.columns:
             continue

@@ -10,19 +10,20 @@ types come from the dataset's contract, never from a column list here.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from etl.contracts import Column, ColumnType, Contract, Severity, load_contract
 from etl.filenames import BadFileName, ExtractName, parse_name
 from etl.problems import Problem
 
+#: Rows parsed at a time when reading a CSV (bounds the parser's peak memory).
+CSV_CHUNK_ROWS = 200_000
 #: Name of the column holding each row's number in the file (header = row 1).
 ROW = "_row"
 
@@ -123,31 +124,49 @@ def _read_raw(path: Path, name: ExtractName, problems: list[Problem]) -> tuple[p
 
 
 def _read_csv(path: Path, problems: list[Problem]) -> tuple[pd.DataFrame, str]:
-    data = path.read_bytes()
+    # UTF-8 (a BOM is dropped) first; what fails to decode is retried as
+    # Windows-1252, which is what Excel writes on most UK council machines.
     try:
-        text, encoding = data.decode("utf-8-sig"), "utf-8"
+        return _parse_csv(path, "utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
-        try:
-            text, encoding = data.decode("cp1252"), "windows-1252"
-        except UnicodeDecodeError:
-            raise _Unreadable(
-                "encoding", "the file is neither UTF-8 nor Windows-1252 text"
-            ) from None
-        problems.append(
-            Problem(
-                path.name,
-                "windows_1252",
-                Severity.WARNING,
-                "the file is Windows-1252 text, not UTF-8; read it as Windows-1252",
-            )
-        )
+        pass
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
+        table = _parse_csv(path, "cp1252")
+    except UnicodeDecodeError:
+        raise _Unreadable("encoding", "the file is neither UTF-8 nor Windows-1252 text") from None
+    problems.append(
+        Problem(
+            path.name,
+            "windows_1252",
+            Severity.WARNING,
+            "the file is Windows-1252 text, not UTF-8; read it as Windows-1252",
+        )
+    )
+    return table, "windows-1252"
+
+
+def _parse_csv(path: Path, encoding: str) -> pd.DataFrame:
+    # In chunks: the parser makes a Python object per cell before the column
+    # becomes compact Arrow strings, so whole-file parsing would peak at
+    # several times the table's final size.
+    try:
+        chunks = pd.read_csv(
+            path,
+            header=None,
+            dtype="str",
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            encoding=encoding,
+            encoding_errors="strict",
+            chunksize=CSV_CHUNK_ROWS,
+        )
+        table = pd.concat([chunk.fillna("") for chunk in chunks], ignore_index=True)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame(dtype="str")
+    except pd.errors.ParserError as exc:
         raise _Unreadable("csv_format", f"the file is not valid CSV: {exc}") from None
-    width = max((len(r) for r in rows), default=0)
-    padded = [r + [""] * (width - len(r)) for r in rows]
-    return pd.DataFrame(padded, dtype="str"), encoding
+    return table
 
 
 def _read_xlsx(path: Path) -> pd.DataFrame:
@@ -194,16 +213,13 @@ def _with_header(table: pd.DataFrame, file: str, problems: list[Problem]) -> pd.
         if h and h in seen:
             raise _Unreadable("duplicate_column", f"the header names column {h!r} twice")
         seen.add(h)
-    body = table.iloc[1:].copy()
+    body = table.iloc[1:]
     body.columns = pd.Index(header)
-    body[ROW] = range(2, len(body) + 2)
-    cells = body.drop(columns=[ROW])
-    blank = ~cells.apply(lambda col: col.str.strip().astype(bool)).any(axis=1)
-    body = body[~blank]
-    unnamed = [i for i, h in enumerate(header) if not h]
-    if unnamed:
-        keep = [c for i, c in enumerate(body.columns) if i not in unnamed]
-        if body.iloc[:, unnamed].apply(lambda col: col.str.strip().astype(bool)).any(axis=None):
+    # Column by column, so no second full-size table of booleans is built.
+    filled = np.zeros(len(body), dtype=bool)
+    for position, name in enumerate(header):
+        has_value = (body.iloc[:, position].str.strip() != "").to_numpy(dtype=bool)
+        if not name and has_value.any():
             problems.append(
                 Problem(
                     file,
@@ -212,7 +228,11 @@ def _with_header(table: pd.DataFrame, file: str, problems: list[Problem]) -> pd.
                     "a column with a blank header holds values; it was dropped",
                 )
             )
-        body = body.loc[:, keep]
+        filled |= has_value
+    body = body.loc[:, [bool(name) for name in header]]
+    body[ROW] = np.arange(2, len(body) + 2)
+    if not filled.all():
+        body = body[filled]
     result: pd.DataFrame = body.reset_index(drop=True)
     return result
 
@@ -248,7 +268,8 @@ def _type_columns(extract: Extract, contract: Contract, raw: pd.DataFrame) -> No
     typed: dict[str, pd.Series] = {ROW: raw[ROW].astype("int64")}
     for column in contract.columns.values():
         if column.name in present:
-            values, bad = _parse_column(column, raw[column.name], raw[ROW], extract)
+            # Popped: each raw column is freed once typed, bounding peak memory.
+            values, bad = _parse_column(column, raw.pop(column.name), raw[ROW], extract)
             extract.invalid[column.name] = bad
         else:
             extract.absent.add(column.name)
@@ -361,7 +382,11 @@ def _parse_code(column: Column, text: pd.Series) -> Parsed:
 
 
 def _strip_label(text: pd.Series) -> pd.Series:
-    return text.str.replace(_CODE_LABEL, r"\1", regex=True)
+    # The replacement runs in Python per cell, so only on cells with a label.
+    labelled = text.str.contains(r":|\s-\s", regex=True)
+    if not labelled.any():
+        return text
+    return text.mask(labelled, text[labelled].str.replace(_CODE_LABEL, r"\1", regex=True))
 
 
 _PARSERS: dict[ColumnType, Callable[[Column, pd.Series], Parsed]] = {

@@ -112,7 +112,7 @@ def check(
 
 def _derive_raw_checks(frame: pd.DataFrame, contract: Contract, month: Month) -> pd.DataFrame:
     """Columns the suite checks that must be computed before pseudonymising."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # new columns only; the caller's frame is untouched
     for column in contract.columns.values():
         if column.identifier and column.pattern:
             values = out[column.name]
@@ -220,7 +220,7 @@ def _problem(
     message = str(meta.get("message", rule))
     indexed = result.get("unexpected_index_list") or []
     failing = {int(item[ROW]) for item in indexed if isinstance(item, dict)}
-    if failing and column in unreadable:
+    if failing and isinstance(column, str) and column in unreadable:
         failing -= unreadable[column]
         if not failing:
             return None
@@ -233,8 +233,14 @@ def _problem(
     if "observed_value" in result and not rows:
         message += f" (observed {result['observed_value']})"
     return Problem(
-        extract.file, rule, severity, message, column=column, rows=rows,
-        cin_rule=meta.get("cin_rule"), examples=examples,
+        extract.file,
+        rule,
+        severity,
+        message,
+        column=column,
+        rows=rows,
+        cin_rule=meta.get("cin_rule"),
+        examples=examples,
     )
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
+from etl import validation
 from etl.contracts import load_contract
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,6 +64,19 @@ VALID_ROWS: dict[str, dict[str, str]] = {
 }
 
 WriteExtract = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def gx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scratch copy of the committed GX project, so test runs keep no results in the repo."""
+    target = tmp_path_factory.mktemp("gx") / "expectations"
+    shutil.copytree(validation.DEFAULT_GX_DIR, target, ignore=shutil.ignore_patterns("uncommitted"))
+    return target
+
+
+@pytest.fixture(autouse=True)
+def _scratch_gx_project(monkeypatch: pytest.MonkeyPatch, gx_dir: Path) -> None:
+    monkeypatch.setattr(validation, "DEFAULT_GX_DIR", gx_dir)
 
 
 @pytest.fixture
