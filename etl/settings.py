@@ -36,8 +36,19 @@ class Settings:
         return self.var_dir / "outbox"
 
     @property
-    def sample_dir(self) -> Path:
-        return self.var_dir / "sample"
+    def gx_dir(self) -> Path:
+        """The working GX project: the committed suites plus results and Data Docs."""
+        return self.var_dir / "gx"
+
+    def folders(self) -> list[Path]:
+        """Every folder the pipeline writes to."""
+        return [
+            self.landing_dir,
+            self.reports_dir,
+            self.archive_dir,
+            self.quarantine_dir,
+            self.outbox_dir,
+        ]
 
     def require_pseudonym_key(self) -> bytes:
         """The HMAC key; its absence outside the demo is a configuration error."""

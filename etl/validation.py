@@ -10,6 +10,7 @@ warnings; nothing here raises for bad data.
 from __future__ import annotations
 
 import secrets
+import shutil
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -148,6 +149,23 @@ def _derive_reference_checks(
 # --- running GX ---------------------------------------------------------------
 
 
+def working_project(target: Path, source: Path | None = None) -> Path:
+    """Copy the committed GX project to ``target``, where results and Data Docs go.
+
+    The committed project (suites, validation definitions) is refreshed on
+    every call; what GX keeps under ``uncommitted/`` (results, Data Docs) is
+    left alone, so results accumulate beside the deployment's other data and
+    the repository stays clean.
+    """
+    source = source or DEFAULT_GX_DIR
+    if target.resolve() == source.resolve():
+        return target
+    shutil.copytree(
+        source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("uncommitted")
+    )
+    return target
+
+
 @cache
 def _context(gx_dir: Path) -> Any:
     # Imported here: GX takes seconds to import and only validation needs it.
@@ -249,3 +267,17 @@ def validate(
 ) -> list[Problem]:
     """Every problem of a read extract (checking only; nothing is kept)."""
     return check(extract, references=references).problems
+
+
+def build_data_docs(gx_dir: Path | None = None) -> Path:
+    """Render GX Data Docs for every kept validation result; return the index page."""
+    context = _context(gx_dir or DEFAULT_GX_DIR)
+    context.build_data_docs()
+    return (
+        (gx_dir or DEFAULT_GX_DIR)
+        / "gx"
+        / "uncommitted"
+        / "data_docs"
+        / "local_site"
+        / ("index.html")
+    )
