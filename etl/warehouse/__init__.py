@@ -1,0 +1,15 @@
+"""The warehouse: schema, atomic monthly loads with lineage, and the measures.
+
+Nothing is imported here (the modules pull in pandas and SQLAlchemy); use:
+
+* :mod:`etl.warehouse.db` - ``make_engine(url)`` (PostgreSQL tables in the
+  ``csc`` schema), ``upgrade(engine)`` / ``downgrade(engine)`` (Alembic, as
+  ``csc-pipeline init`` runs it), ``schema_diff`` (models vs database);
+* :mod:`etl.warehouse.load` - ``load_month(engine, dataset=..., ...)``: one
+  month of one dataset for one LA replaced in one transaction;
+* :mod:`etl.warehouse.measures` - ``KPI_IDS``, ``kpis_for(engine, la, month)``
+  (the rows of kpis.csv), ``recompute_measures``, ``months_affected``;
+* :mod:`etl.warehouse.measures_sql` - the SQL, and ``current_referrals()``
+  (each referral's latest version);
+* :mod:`etl.warehouse.schema` - the tables, generated from the contracts.
+"""

@@ -1,0 +1,202 @@
+"""Engines and schema migrations for the warehouse.
+
+One set of table definitions serves both backends.  On PostgreSQL the tables
+live in a dedicated schema (``csc`` unless told otherwise) through SQLAlchemy's
+``schema_translate_map``: every statement built from the metadata names the
+schema, nothing relies on ``search_path``.  On SQLite there is no schema.
+
+The schema is created and changed only by the Alembic migrations in
+``etl/warehouse/migrations``; :func:`upgrade` runs them on a given engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Connection, Engine
+
+from etl.errors import CscError
+
+#: The PostgreSQL schema the warehouse lives in.
+SCHEMA = "csc"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: How long a SQLite writer waits for another's lock before giving up.
+SQLITE_BUSY_SECONDS = 300
+
+Bind = Engine | Connection
+#: Execution option marking a transaction that will write (SQLite: BEGIN IMMEDIATE).
+WRITE_OPTION = "csc_write"
+
+
+def make_engine(url: str | sa.URL, *, schema: str = SCHEMA, **kwargs: Any) -> Engine:
+    """An engine for the warehouse at ``url`` (PostgreSQL tables in ``schema``)."""
+    url = sa.make_url(url)
+    if url.get_backend_name() == "postgresql":
+        options = dict(kwargs.pop("execution_options", {}))
+        options["schema_translate_map"] = {None: schema}
+        return sa.create_engine(url, execution_options=options, **kwargs)
+    if url.get_backend_name() != "sqlite":
+        return sa.create_engine(url, **kwargs)
+    # A second writer waits for the first (a big load can take a minute)
+    # rather than failing after pysqlite's default 5 seconds.
+    connect_args = {"timeout": SQLITE_BUSY_SECONDS, **kwargs.pop("connect_args", {})}
+    engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
+    _sqlite_transactions(engine)
+    return engine
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """Make SQLite transactions real, DDL included.
+
+    pysqlite begins a transaction only before INSERT/UPDATE/DELETE, so a
+    CREATE TABLE or a read before the first write would run outside it.
+    The SQLAlchemy recipe: turn pysqlite's handling off and emit BEGIN
+    ourselves when SQLAlchemy begins a transaction.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # A writing transaction takes the write lock up front, so a second
+        # writer waits for it (busy timeout) instead of failing on upgrade.
+        write = connection.get_execution_options().get(WRITE_OPTION)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def schema_of(bind: Bind) -> str | None:
+    """The schema the warehouse tables live in (None on SQLite)."""
+    translate = bind.get_execution_options().get("schema_translate_map") or {}
+    schema: str | None = translate.get(None)
+    return schema
+
+
+def is_postgresql(bind: Bind) -> bool:
+    return bind.dialect.name == "postgresql"
+
+
+class WarehouseUnavailable(CscError):
+    """The warehouse database cannot be reached."""
+
+
+@contextmanager
+def connect(engine: Engine) -> Iterator[Connection]:
+    """A connection, or one clear sentence (no password) when the database is down."""
+    try:
+        connection = engine.connect()
+    except sa.exc.OperationalError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "no reason given"
+        raise WarehouseUnavailable(f"cannot reach the warehouse at {where}: {reason}") from exc
+    with connection:
+        yield connection
+
+
+@contextmanager
+def transaction(bind: Bind, *, write: bool = False) -> Iterator[Connection]:
+    """A connection inside a transaction: a new one for an Engine, or ``bind``'s.
+
+    A Connection already in a transaction is used as it is: the caller owns
+    the transaction and commits it.  ``write`` marks a transaction that will
+    write (on SQLite it takes the write lock when it begins).
+    """
+    if isinstance(bind, Engine):
+        with connect(bind) as connection:
+            if write:
+                connection.execution_options(**{WRITE_OPTION: True})
+            with connection.begin():
+                yield connection
+    elif bind.in_transaction():
+        yield bind
+    else:
+        was = bind.get_execution_options().get(WRITE_OPTION, False)
+        bind.execution_options(**{WRITE_OPTION: write})
+        try:
+            with bind.begin():
+                yield bind
+        finally:
+            bind.execution_options(**{WRITE_OPTION: was})
+
+
+# --- migrations ---------------------------------------------------------------------
+
+
+def alembic_config(connection: Connection) -> Config:
+    """An Alembic configuration that migrates through ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(bind: Bind, revision: str = "head") -> None:
+    """Migrate the warehouse up to ``revision`` and refresh the working-day calendar."""
+    from etl.warehouse.calendar import sync_calendar
+
+    with transaction(bind) as connection:
+        command.upgrade(alembic_config(connection), revision)
+        if sa.inspect(connection).has_table("working_days", schema=schema_of(connection)):
+            sync_calendar(connection)
+
+
+def downgrade(bind: Bind, revision: str = "base") -> None:
+    """Migrate the warehouse down to ``revision`` (``base``: drop every table)."""
+    with transaction(bind) as connection:
+        command.downgrade(alembic_config(connection), revision)
+
+
+def current_revision(bind: Bind) -> str | None:
+    """The Alembic revision the warehouse is at (None when never migrated)."""
+    with transaction(bind) as connection:
+        context = MigrationContext.configure(
+            connection, opts={"version_table_schema": schema_of(connection)}
+        )
+        return context.get_current_revision()
+
+
+def schema_diff(bind: Bind, models: sa.MetaData | None = None) -> list[Any]:
+    """Differences between the migrated database and the models (empty: in step)."""
+    from etl.warehouse.schema import metadata
+
+    models = metadata if models is None else models
+    with transaction(bind) as connection:
+        schema = schema_of(connection)
+        target = models
+        if schema is not None:
+            # Reflection does not apply schema_translate_map: compare against
+            # a copy of the models placed in the schema itself.
+            target = sa.MetaData(naming_convention=models.naming_convention)
+            for table in models.tables.values():
+                table.to_metadata(target, schema=schema)
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "include_schemas": schema is not None,
+                "include_name": _only_schema(schema),
+                "compare_type": True,
+                "version_table_schema": schema,
+            },
+        )
+        return list(compare_metadata(context, target))
+
+
+def _only_schema(schema: str | None) -> Any:
+    def include(name: str | None, type_: str, _parent: Any) -> bool:
+        if type_ == "schema":
+            return name == schema
+        return not (type_ == "table" and name == "alembic_version")
+
+    return include

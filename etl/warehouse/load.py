@@ -1,0 +1,451 @@
+"""Load one month of one dataset for one LA, atomically, with lineage.
+
+The steps, all inside ONE transaction (so a crash anywhere - a killed process,
+a lost connection, a failed check - leaves the previous state untouched):
+
+1. take the LA's load lock (PostgreSQL advisory lock; SQLite locks the file);
+2. if the current load of (dataset, LA, month) has the same SHA-256, record
+   an "unchanged" load and stop: loading the same file twice is a no-op;
+3. write the rows to a temporary staging table (PostgreSQL: COPY through
+   psycopg 3; SQLite: executemany) and check the staged count;
+4. record the load, mark the previous one superseded by it, delete the
+   month's rows from the data table and insert them from staging;
+5. recompute the measures of every month the load affects.
+
+Referrals are versions: the month-M file's rows are stored with month = M
+and replace only month M's versions, so a later month's version of the same
+referral stays current (:func:`etl.warehouse.measures_sql.current_referrals`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from psycopg import sql as pgsql
+from sqlalchemy.engine import Connection
+
+from etl.contracts import Contract, load_contract
+from etl.errors import CscError
+from etl.months import Month, month_range
+from etl.pseudonymise import PSEUDONYM_CHARS
+from etl.warehouse.db import Bind, is_postgresql, schema_of, transaction
+from etl.warehouse.measures import known_months, months_affected, recompute_measures
+from etl.warehouse.schema import DATA_TABLES, contract_columns, loads, measures
+
+#: Name of the reader's row-number column, kept as ``source_row``.
+ROW = "_row"
+#: Rows per block of COPY data (bounds the memory of the CSV text).
+COPY_CHUNK_ROWS = 100_000
+#: A load of at least this many rows refreshes the table's planner statistics.
+ANALYZE_MIN_ROWS = 1_000
+_PSEUDONYM = re.compile(rf"^[0-9a-f]{{{PSEUDONYM_CHARS}}}$")
+
+
+class LoadError(CscError):
+    """A load refused: the frame does not fit the month, the LA or the contract."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    load_id: str
+    #: "loaded" (the month's rows replaced) or "unchanged" (same file: no-op).
+    status: str
+    rows_loaded: int
+    #: The load this one replaced, if the month was loaded before.
+    superseded: str | None = None
+    #: Months whose measures were recomputed.
+    months_recomputed: list[Month] = field(default_factory=list)
+
+
+def sha256_of_file(path: str | Path) -> str:
+    """SHA-256 of a landed file, in hex: a file's identity in the load history."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_month(
+    bind: Bind,
+    *,
+    dataset: str,
+    la_code: str,
+    month: Month,
+    frame: pd.DataFrame,
+    file_name: str,
+    file_sha256: str,
+    rows_read: int,
+    rows_rejected: int = 0,
+    warnings: int = 0,
+    validation_summary: Mapping[str, Any] | None = None,
+    loaded_by: str,
+    force: bool = False,
+    recompute: bool = True,
+) -> LoadResult:
+    """Replace ``month`` of ``dataset`` for ``la_code`` with ``frame``, atomically.
+
+    ``frame`` is the typed, already pseudonymised frame of the reader (the
+    contract's columns; ``_row`` is kept as ``source_row`` when present).
+    ``force`` reloads even a file identical to the current load (a rerun
+    after a fix).  ``recompute=False`` leaves the measures to the caller.
+    """
+    contract = load_contract(dataset)
+    with transaction(bind, write=True) as connection:
+        _lock(connection, la_code)
+        current = _current_load(connection, dataset, la_code, month)
+        if current is not None and current.file_sha256 == file_sha256 and not force:
+            load_id = _record(
+                connection,
+                dataset=dataset,
+                la_code=la_code,
+                month=month,
+                file_name=file_name,
+                file_sha256=file_sha256,
+                status="unchanged",
+                rows_read=rows_read,
+                rows_rejected=rows_rejected,
+                warnings=warnings,
+                validation_summary=validation_summary,
+                loaded_by=loaded_by,
+                duplicate_of=current.load_id,
+            )
+            return LoadResult(load_id, "unchanged", 0)
+
+        rows = _prepare(frame, contract, la_code)
+        stage = _staging_table(connection, dataset)
+        stage.create(connection)
+        _stage_rows(connection, stage, rows)
+        staged = connection.scalar(sa.select(sa.func.count()).select_from(stage))
+        if staged != len(rows):
+            raise LoadError(
+                f"{file_name}: staged {staged} rows but the file has {len(rows)}; not loaded"
+            )
+
+        load_id = _record(
+            connection,
+            dataset=dataset,
+            la_code=la_code,
+            month=month,
+            file_name=file_name,
+            file_sha256=file_sha256,
+            status="loading",
+            rows_read=rows_read,
+            rows_rejected=rows_rejected,
+            warnings=warnings,
+            validation_summary=validation_summary,
+            loaded_by=loaded_by,
+        )
+        if current is not None:
+            connection.execute(
+                sa.update(loads)
+                .where(loads.c.load_id == current.load_id)
+                .values(superseded_by=load_id)
+            )
+        earliest = _swap(connection, dataset, la_code, month, stage, load_id)
+        stage.drop(connection)
+        if staged >= ANALYZE_MIN_ROWS:
+            _analyze(connection, DATA_TABLES[dataset])
+        connection.execute(
+            sa.update(loads)
+            .where(loads.c.load_id == load_id)
+            .values(status="loaded", rows_loaded=staged)
+        )
+
+        recomputed: list[Month] = []
+        if recompute:
+            recomputed = _recompute(connection, dataset, la_code, month, earliest)
+        return LoadResult(
+            load_id,
+            "loaded",
+            staged,
+            superseded=None if current is None else current.load_id,
+            months_recomputed=recomputed,
+        )
+
+
+def _recompute(
+    connection: Connection, dataset: str, la_code: str, month: Month, earliest: Month | None
+) -> list[Month]:
+    """Recompute the measures the load can change; returns the months."""
+    affected = set(months_affected(dataset, month))
+    if earliest is not None and earliest < month:
+        # Versions of referrals from before the usual 12 months.
+        affected |= set(month_range(earliest, month.months_since(earliest)))
+    known = known_months(connection, la_code)
+    months = sorted(affected & known)
+    stored = sa.select(measures.c.kpi_id).where(
+        measures.c.la_code == la_code, measures.c.month == month.start
+    )
+    new_month = connection.execute(stored.limit(1)).first() is None
+    # Only this dataset's measures can change, except in a month that had
+    # no measures yet: it gets every measure (blank where not loaded).
+    recompute_measures(connection, la_code, months, [dataset])
+    if new_month:
+        others = [d for d in DATA_TABLES if d != dataset]
+        recompute_measures(connection, la_code, [month], others)
+    return months
+
+
+# --- steps ----------------------------------------------------------------------------
+
+
+def _lock(connection: Connection, la_code: str) -> None:
+    """Serialise loads of one LA: they rewrite the same months' measures.
+
+    PostgreSQL: a transaction-level advisory lock, released at commit or
+    rollback (also when the client dies).  SQLite: the transaction began
+    with BEGIN IMMEDIATE, holding the database's write lock to its end.
+    """
+    if is_postgresql(connection):
+        # Per warehouse (schema) and LA: other LAs and warehouses load freely.
+        name = f"csc-pipeline load {schema_of(connection)} {la_code}"
+        digest = hashlib.sha256(name.encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
+@dataclass(frozen=True)
+class _Current:
+    load_id: str
+    file_sha256: str
+
+
+def _current_load(
+    connection: Connection, dataset: str, la_code: str, month: Month
+) -> _Current | None:
+    query = sa.select(loads.c.load_id, loads.c.file_sha256).where(
+        loads.c.dataset == dataset,
+        loads.c.la_code == la_code,
+        loads.c.month == month.start,
+        loads.c.status == "loaded",
+        loads.c.superseded_by.is_(None),
+    )
+    row = connection.execute(query).one_or_none()
+    return None if row is None else _Current(row.load_id, row.file_sha256)
+
+
+def _record(
+    connection: Connection,
+    *,
+    dataset: str,
+    la_code: str,
+    month: Month,
+    file_name: str,
+    file_sha256: str,
+    status: str,
+    rows_read: int,
+    rows_rejected: int,
+    warnings: int,
+    validation_summary: Mapping[str, Any] | None,
+    loaded_by: str,
+    duplicate_of: str | None = None,
+) -> str:
+    load_id = str(uuid.uuid4())
+    connection.execute(
+        sa.insert(loads).values(
+            load_id=load_id,
+            dataset=dataset,
+            la_code=la_code,
+            month=month.start,
+            file_name=file_name,
+            file_sha256=file_sha256,
+            status=status,
+            rows_read=rows_read,
+            rows_loaded=0,
+            rows_rejected=rows_rejected,
+            warnings=warnings,
+            validation_summary=dict(validation_summary or {}),
+            loaded_by=loaded_by,
+            loaded_at=datetime.now(UTC),
+            duplicate_of=duplicate_of,
+        )
+    )
+    return load_id
+
+
+def _prepare(frame: pd.DataFrame, contract: Contract, la_code: str) -> pd.DataFrame:
+    """The staging columns of ``frame`` (source_row + contract columns), checked."""
+    names = [c.name for c in contract_columns(contract)]
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise LoadError(f"the {contract.dataset} frame lacks columns: {', '.join(missing)}")
+    if "la_code" in frame.columns:
+        other = frame["la_code"].dropna()
+        if (other != la_code).any():
+            raise LoadError(f"the frame holds rows of another LA than {la_code}")
+    # Last line of defence for privacy: only pseudonyms may reach the tables.
+    for column in contract.identifier_columns:
+        values = frame[column].dropna().astype("str")
+        if not values.str.fullmatch(_PSEUDONYM).all():
+            raise LoadError(
+                f"column {column} holds values that are not pseudonyms; "
+                "raw identifiers are never stored"
+            )
+    rows = frame[names].copy()
+    source = frame[ROW] if ROW in frame.columns else pd.RangeIndex(2, len(frame) + 2)
+    rows.insert(0, "source_row", pd.Series(source, index=frame.index).astype("int64"))
+    return rows.reset_index(drop=True)
+
+
+def _staging_table(connection: Connection, dataset: str) -> sa.Table:
+    """A temporary table with the data table's columns minus the lineage."""
+    # PostgreSQL: pg_temp is the session's temporary schema (never translated
+    # into the warehouse schema).  SQLite: the temp database.
+    return _staging_definition(dataset, "pg_temp" if is_postgresql(connection) else "temp")
+
+
+@cache
+def _staging_definition(dataset: str, schema: str) -> sa.Table:
+    # One definition per dataset and backend, so SQLAlchemy's statement
+    # cache recognises the staging statements from one load to the next.
+    target = DATA_TABLES[dataset]
+    names = ["source_row", *(c.name for c in contract_columns(load_contract(dataset)))]
+    return sa.Table(
+        f"stage_{target.name}",
+        sa.MetaData(),
+        *(sa.Column(n, target.c[n].type) for n in names),
+        schema=schema,
+        prefixes=["TEMPORARY"],
+    )
+
+
+def _stage_rows(connection: Connection, stage: sa.Table, rows: pd.DataFrame) -> None:
+    if rows.empty:
+        return
+    if is_postgresql(connection):
+        _copy_rows(connection, stage, rows)
+    else:
+        connection.execute(sa.insert(stage), list(_records(rows)))
+
+
+def _copy_rows(connection: Connection, stage: sa.Table, rows: pd.DataFrame) -> None:
+    """COPY the rows into the staging table through psycopg 3, in CSV blocks."""
+    statement = pgsql.SQL("COPY {table} ({columns}) FROM STDIN (FORMAT csv)").format(
+        table=pgsql.Identifier("pg_temp", stage.name),
+        columns=pgsql.SQL(", ").join(pgsql.Identifier(name) for name in rows.columns),
+    )
+    driver = connection.connection.driver_connection
+    if driver is None:  # pragma: no cover - a pooled connection always has one
+        raise LoadError("no database connection to COPY through")
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for block in _csv_blocks(rows):
+            copy.write(block)
+
+
+def _csv_blocks(rows: pd.DataFrame) -> Iterator[str]:
+    """The rows as CSV text for COPY: empty unquoted field = NULL.
+
+    A blank text is stored as NULL, as the reader reads it; dates are
+    written as dates, booleans as true/false, decimals in full precision.
+    """
+    for start in range(0, len(rows), COPY_CHUNK_ROWS):
+        block = rows.iloc[start : start + COPY_CHUNK_ROWS]
+        buffer = io.StringIO()
+        block.to_csv(buffer, header=False, index=False, na_rep="", date_format="%Y-%m-%d")
+        yield buffer.getvalue()
+
+
+def _records(rows: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    """The rows as dicts of Python values (None for blanks) for executemany."""
+    columns: dict[str, list[Any]] = {}
+    for name in rows.columns:
+        series = rows[name]
+        if pd.api.types.is_datetime64_any_dtype(series):
+            values: list[Any] = [None if pd.isna(v) else v.date() for v in series]
+        else:
+            values = [None if pd.isna(v) else _python(v) for v in series.astype(object)]
+        columns[name] = values
+    names = list(columns)
+    for row in zip(*columns.values(), strict=True):
+        yield dict(zip(names, row, strict=True))
+
+
+def _python(value: Any) -> Any:
+    """A numpy scalar as the Python value the DBAPI expects; blank text as None."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, date):
+        return value
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
+
+
+def _swap(
+    connection: Connection,
+    dataset: str,
+    la_code: str,
+    month: Month,
+    stage: sa.Table,
+    load_id: str,
+) -> Month | None:
+    """Replace the month's rows with the staged ones.
+
+    Returns, for referrals, the earliest month a replaced or new version
+    dates from (referral or authorisation): versions carry referrals and
+    assessments of earlier months, whose measures change with them.
+    """
+    target = DATA_TABLES[dataset]
+    of_month = sa.and_(target.c.la_code == la_code, target.c.month == month.start)
+    earliest: Month | None = None
+    if dataset == "referrals":
+        old = _earliest(connection, sa.select(target).where(of_month).subquery())
+        new = _earliest(connection, stage)
+        earliest = min((m for m in (old, new) if m is not None), default=None)
+    connection.execute(sa.delete(target).where(of_month))
+    copied = [c.name for c in stage.columns]
+    insert = sa.insert(target).from_select(
+        ["la_code", "month", "load_id", *copied],
+        sa.select(
+            sa.literal(la_code, target.c.la_code.type),
+            sa.literal(month.start, sa.Date),
+            sa.literal(load_id, target.c.load_id.type),
+            *(stage.c[name] for name in copied),
+        ),
+    )
+    try:
+        connection.execute(insert)
+    except sa.exc.IntegrityError as exc:
+        # The file's own unique rule should have caught it; say what, not the
+        # database's text (it would quote the row's values).
+        key = ", ".join(c.name for c in target.primary_key.columns)
+        raise LoadError(
+            f"two rows of the {dataset} file for {la_code} {month} share a key ({key})"
+        ) from exc
+    return earliest
+
+
+def _analyze(connection: Connection, table: sa.Table) -> None:
+    """Refresh PostgreSQL's statistics of a table a big load has just changed.
+
+    Without them the planner takes a freshly filled table for a tiny one and
+    the measures' look-ups (re-referrals by child) go by the wrong index.
+    ANALYZE runs inside the load's transaction; its lock only conflicts with
+    another ANALYZE or VACUUM of the same table.
+    """
+    if not is_postgresql(connection):
+        return
+    quote = connection.dialect.identifier_preparer.quote
+    schema = schema_of(connection)
+    name = quote(table.name) if schema is None else f"{quote(schema)}.{quote(table.name)}"
+    connection.exec_driver_sql(f"ANALYZE {name}")
+
+
+def _earliest(connection: Connection, rows: sa.FromClause) -> Month | None:
+    """The month of the earliest referral or authorisation date in ``rows``."""
+    first = connection.execute(
+        sa.select(sa.func.min(rows.c.referral_date), sa.func.min(rows.c.assessment_authorised_date))
+    ).one()
+    days = [d if isinstance(d, date) else date.fromisoformat(str(d)) for d in first if d]
+    return Month.of(min(days)) if days else None

@@ -1,0 +1,431 @@
+"""The SQL of the measures: current referral state and per-month aggregates.
+
+Every query is built with SQLAlchemy expressions and runs unchanged on
+PostgreSQL and SQLite; the two date operations the backends spell
+differently (a year back, days between dates) are small compiled constructs.
+Each query covers all the requested months at once: the months come in as a
+``periods`` CTE (one row per month with its window bounds, computed in Python
+from :class:`Month` and passed as bind parameters), and the data is joined to
+it and grouped by month.  A query is built once per number of months.
+
+Each aggregate query returns, per month, one labelled column per measure
+(``<kpi_id>``) and, for rates, ``<kpi_id>__num`` and ``<kpi_id>__den``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from etl.contracts import load_contract
+from etl.months import Month
+from etl.warehouse.schema import closures, referral_versions, workforce, working_days
+
+#: Assessment timeliness: authorised within this many working days (KPIS.md).
+ASSESSMENT_WORKING_DAYS = 45
+#: caseload_over_20 counts workers with a caseload above this.
+CASELOAD_LIMIT = 20
+
+NUM = "__num"
+DEN = "__den"
+
+# --- date arithmetic the two backends spell differently ---------------------------
+
+
+class year_before(FunctionElement[date]):  # lower case: reads as a SQL function
+    """The same date one calendar year earlier; 29 February maps to 28 February."""
+
+    type = sa.Date()
+    name = "year_before"
+    inherit_cache = True
+
+
+@compiles(year_before)
+def _year_before_other(element: year_before, compiler: SQLCompiler, **kw: Any) -> str:
+    raise sa.exc.CompileError("year_before is written for PostgreSQL and SQLite only")
+
+
+@compiles(year_before, "postgresql")
+def _year_before_pg(element: year_before, compiler: SQLCompiler, **kw: Any) -> str:
+    # PostgreSQL clamps to the month's last day: 2024-02-29 - 1 year = 2023-02-28.
+    (day,) = element.clauses
+    return f"CAST({compiler.process(day, **kw)} - INTERVAL '1 year' AS DATE)"
+
+
+@compiles(year_before, "sqlite")
+def _year_before_sqlite(element: year_before, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite rolls 2023-02-29 over to 2023-03-01; step back a day for 29 Feb.
+    (day,) = element.clauses
+    d = compiler.process(day, **kw)
+    return (
+        f"CASE WHEN strftime('%m-%d', {d}) = '02-29' "
+        f"THEN date({d}, '-1 year', '-1 day') ELSE date({d}, '-1 year') END"
+    )
+
+
+class days_between(FunctionElement[int]):  # lower case: reads as a SQL function
+    """Whole days from the first date to the second (second - first)."""
+
+    type = sa.Integer()
+    name = "days_between"
+    inherit_cache = True
+
+
+@compiles(days_between)
+def _days_between_other(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
+    raise sa.exc.CompileError("days_between is written for PostgreSQL and SQLite only")
+
+
+@compiles(days_between, "postgresql")
+def _days_between_pg(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
+    first, second = element.clauses
+    return f"({compiler.process(second, **kw)} - {compiler.process(first, **kw)})"
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
+    first, second = element.clauses
+    a, b = compiler.process(first, **kw), compiler.process(second, **kw)
+    return f"CAST(julianday({b}) - julianday({a}) AS INTEGER)"
+
+
+# --- current state of referrals -----------------------------------------------------------
+
+
+def is_current(version: sa.FromClause, name: str = "later") -> sa.ColumnElement[bool]:
+    """``version`` (a referral_versions row) is its referral's current version.
+
+    It is current when no version of the same referral (same LA) comes from a
+    later extract month, so reloading an earlier month never hides a later one.
+    """
+    later = referral_versions.alias(name)
+    newer = sa.select(later.c.month).where(
+        later.c.la_code == version.c.la_code,
+        later.c.referral_id == version.c.referral_id,
+        later.c.month > version.c.month,
+    )
+    return ~newer.exists()
+
+
+def current_referrals(la_code: str | None = None) -> sa.Select[Any]:
+    """Each referral's current version: its row from the latest extract month."""
+    rv = referral_versions
+    query = sa.select(rv).where(is_current(rv))
+    if la_code is not None:
+        query = query.where(rv.c.la_code == la_code)
+    return query
+
+
+# --- the months asked for, with their windows ----------------------------------------------
+
+
+def periods(count: int) -> sa.CTE:
+    """``count`` rows, one per month: its first day, the next month's, window starts.
+
+    The dates are bind parameters (see :func:`query_parameters`): a query is
+    built once per number of months and reused for every LA and month.
+    """
+    if count < 1:
+        raise ValueError("no months to compute")
+    rows = [
+        sa.select(
+            *(sa.bindparam(f"{name}_{i}", type_=sa.Date).label(name) for name in _PERIOD_COLUMNS)
+        )
+        for i in range(count)
+    ]
+    union = rows[0] if count == 1 else sa.union_all(*rows)
+    return union.cte("periods")
+
+
+#: The columns of ``periods``: month, next month, and the 12- and 3-month window starts.
+_PERIOD_COLUMNS = ("month", "next_month", "from_12", "from_3")
+
+
+def query_parameters(la_code: str, months: Sequence[Month]) -> dict[str, Any]:
+    """The bind parameters of the aggregate queries for ``months`` (sorted) of one LA."""
+    parameters: dict[str, Any] = {
+        "la_code": la_code,
+        "months": [m.start for m in months],
+        "first_month": min(months).start,
+        "after_months": (max(months) + 1).start,
+    }
+    for i, m in enumerate(months):
+        bounds = (m.start, (m + 1).start, (m - 11).start, (m - 2).start)
+        parameters.update({f"{n}_{i}": d for n, d in zip(_PERIOD_COLUMNS, bounds, strict=True)})
+    return parameters
+
+
+def _la_code() -> sa.BindParameter[str]:
+    return sa.bindparam("la_code", type_=sa.String(3))
+
+
+# --- aggregates ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measure's SQL: a plain value, or a numerator and a denominator."""
+
+    value: sa.ColumnElement[Any] | None = None
+    numerator: sa.ColumnElement[Any] | None = None
+    denominator: sa.ColumnElement[Any] | None = None
+
+    def columns(self, kpi_id: str) -> list[sa.Label[Any]]:
+        if self.numerator is not None and self.denominator is not None:
+            return [
+                ratio(self.numerator, self.denominator).label(kpi_id),
+                self.numerator.label(kpi_id + NUM),
+                self.denominator.label(kpi_id + DEN),
+            ]
+        if self.value is None:
+            raise ValueError(f"{kpi_id}: a figure needs a value or a numerator and denominator")
+        return [self.value.label(kpi_id)]
+
+
+def ratio(numerator: sa.ColumnElement[Any], denominator: sa.ColumnElement[Any]) -> Any:
+    """numerator / denominator as a float, NULL when the denominator is zero."""
+    return sa.case(
+        (
+            denominator != 0,
+            sa.cast(numerator, sa.Double) / sa.cast(denominator, sa.Double),
+        ),
+        else_=sa.null(),
+    )
+
+
+def _total(condition: sa.ColumnElement[bool], value: sa.ColumnElement[Any]) -> Any:
+    """Sum of ``value`` over rows meeting ``condition``; 0 when there are none."""
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, value))), 0)
+
+
+def _count(condition: sa.ColumnElement[bool]) -> Any:
+    return sa.func.count(sa.case((condition, 1)))
+
+
+def _select(p: sa.CTE, figures: dict[str, Figure]) -> list[sa.Label[Any]]:
+    columns: list[sa.Label[Any]] = [p.c.month.label("month")]
+    for kpi_id, figure in figures.items():
+        columns += figure.columns(kpi_id)
+    return columns
+
+
+def workforce_query(count: int) -> sa.Select[Any]:
+    """Workforce measures: month M's file, and leavers in the files of M-11..M."""
+    p = periods(count)
+    w = workforce
+    in_month = w.c.month == p.c.month
+    worker = sa.and_(in_month, w.c.record_type == "worker")
+    permanent = sa.and_(worker, w.c.agency_worker.is_(sa.false()))
+    agency = sa.and_(worker, w.c.agency_worker.is_(sa.true()))
+    vacancy = sa.and_(in_month, w.c.record_type == "vacancy")
+    # Leavers over the whole join window (M-11..M); every other figure is M's.
+    permanent_leaver = sa.and_(w.c.record_type == "leaver", w.c.agency_worker.is_(sa.false()))
+    with_cases = sa.and_(worker, w.c.caseload >= 1)
+
+    permanent_fte = _total(permanent, w.c.fte)
+    agency_fte = _total(agency, w.c.fte)
+    vacancy_fte = _total(vacancy, w.c.fte)
+    figures = {
+        "permanent_fte": Figure(permanent_fte),
+        "agency_fte": Figure(agency_fte),
+        "vacancy_fte": Figure(vacancy_fte),
+        "uncovered_vacancy_fte": Figure(
+            _total(sa.and_(vacancy, w.c.covered_by_agency.is_(sa.false())), w.c.fte)
+        ),
+        "vacancy_rate": Figure(numerator=vacancy_fte, denominator=vacancy_fte + permanent_fte),
+        "agency_rate": Figure(numerator=agency_fte, denominator=agency_fte + permanent_fte),
+        "turnover_rate_12m": Figure(
+            numerator=_total(permanent_leaver, w.c.fte), denominator=permanent_fte
+        ),
+        "average_caseload": Figure(
+            numerator=_total(with_cases, w.c.caseload), denominator=_total(with_cases, w.c.fte)
+        ),
+        "caseload_over_20": Figure(_count(sa.and_(worker, w.c.caseload > CASELOAD_LIMIT))),
+        "days_lost_per_fte": Figure(
+            numerator=_total(permanent, sa.func.coalesce(w.c.working_days_lost, 0)),
+            denominator=permanent_fte,
+        ),
+    }
+    joined = p.outerjoin(
+        w,
+        sa.and_(w.c.la_code == _la_code(), w.c.month >= p.c.from_12, w.c.month <= p.c.month),
+    )
+    return sa.select(*_select(p, figures)).select_from(joined).group_by(p.c.month)
+
+
+def _current_between(column: str, name: str) -> sa.Subquery:
+    """Current referrals whose date ``column`` falls in the span of the months."""
+    rv = referral_versions.alias(f"{name}_version")
+    day = rv.c[column]
+    query = sa.select(rv).where(
+        rv.c.la_code == _la_code(),
+        day >= sa.bindparam("first_month", type_=sa.Date),
+        day < sa.bindparam("after_months", type_=sa.Date),
+        is_current(rv, f"{name}_later"),
+    )
+    return query.subquery(name)
+
+
+def referrals_query(count: int) -> sa.Select[Any]:
+    """Referral measures by referral month: counts, NFA, unallocated, re-referrals."""
+    p = periods(count)
+    r = _current_between("referral_date", "r")
+    # Another current referral of the same child in the year before: from the
+    # same date a year earlier (29 Feb -> 28 Feb) up to the day before.  Read
+    # from the table itself (not a CTE) so the (la_code, child_id,
+    # referral_date) index serves it.
+    other = referral_versions.alias("other")
+    earlier = (
+        sa.select(other.c.referral_id)
+        .where(
+            other.c.la_code == _la_code(),
+            other.c.child_id == r.c.child_id,
+            other.c.referral_id != r.c.referral_id,
+            other.c.referral_date >= year_before(r.c.referral_date),
+            other.c.referral_date < r.c.referral_date,
+            is_current(other, "other_later"),
+        )
+        .exists()
+    )
+    # One flag per referral first, so the look-up runs once per referral
+    # however many figures use it.
+    flagged = sa.select(
+        r.c.referral_id,
+        r.c.referral_date,
+        r.c.nfa,
+        r.c.allocated,
+        sa.case((earlier, 1), else_=0).label("re_referred"),
+    ).subquery("flagged")
+    f = flagged.c
+    referrals = sa.func.count(f.referral_id)
+    figures = {
+        "referrals": Figure(referrals),
+        "re_referral_rate": Figure(
+            numerator=sa.func.coalesce(sa.func.sum(f.re_referred), 0), denominator=referrals
+        ),
+        "nfa_rate": Figure(numerator=_count(f.nfa.is_(sa.true())), denominator=referrals),
+        "unallocated_referrals": Figure(
+            _count(sa.and_(f.nfa.is_(sa.false()), f.allocated.is_(sa.false())))
+        ),
+    }
+    joined = p.outerjoin(
+        flagged, sa.and_(f.referral_date >= p.c.month, f.referral_date < p.c.next_month)
+    )
+    return sa.select(*_select(p, figures)).select_from(joined).group_by(p.c.month)
+
+
+def assessments_query(count: int) -> sa.Select[Any]:
+    """Assessment measures by the month the assessment was authorised."""
+    p = periods(count)
+    a = _current_between("assessment_authorised_date", "a")
+    wd = working_days
+    # Working days after the start, up to and including the authorised date.
+    days_taken = (
+        sa.select(sa.func.count())
+        .where(wd.c.day > a.c.assessment_start_date, wd.c.day <= a.c.assessment_authorised_date)
+        .scalar_subquery()
+    )
+    in_time = sa.and_(a.c.assessment_start_date.is_not(None), days_taken <= ASSESSMENT_WORKING_DAYS)
+    flagged = sa.select(
+        a.c.referral_id,
+        a.c.assessment_authorised_date.label("authorised"),
+        sa.case((in_time, 1), else_=0).label("in_time"),
+    ).subquery("assessed")
+    f = flagged.c
+    completed = sa.func.count(f.referral_id)
+    figures = {
+        "assessments_completed": Figure(completed),
+        "assessment_timeliness": Figure(
+            numerator=sa.func.coalesce(sa.func.sum(f.in_time), 0), denominator=completed
+        ),
+    }
+    joined = p.outerjoin(flagged, sa.and_(f.authorised >= p.c.month, f.authorised < p.c.next_month))
+    return sa.select(*_select(p, figures)).select_from(joined).group_by(p.c.month)
+
+
+def closure_reasons() -> list[str]:
+    """The closure reason codes, in contract order (RC1..RC9)."""
+    return [str(code) for code in load_contract("closures").columns["closure_reason"].code_values]
+
+
+def closures_query(count: int) -> sa.Select[Any]:
+    """Closure counts of month M's file, and capacity closures over M-2..M."""
+    p = periods(count)
+    c = closures
+    in_month = c.c.month == p.c.month
+    capacity = c.c.capacity_closure.is_(sa.true())
+    figures = {"closures": Figure(_count(in_month))}
+    for code in closure_reasons():
+        figures[f"closures_{code.lower()}"] = Figure(
+            _count(sa.and_(in_month, c.c.closure_reason == code))
+        )
+    figures["capacity_closures"] = Figure(_count(sa.and_(in_month, capacity)))
+    figures["capacity_closures_3m"] = Figure(_count(capacity))
+    joined = p.outerjoin(
+        c, sa.and_(c.c.la_code == _la_code(), c.c.month >= p.c.from_3, c.c.month <= p.c.month)
+    )
+    return sa.select(*_select(p, figures)).select_from(joined).group_by(p.c.month)
+
+
+def median_episode_query(count: int) -> sa.Select[Any]:
+    """Median of closure_date - referral_date (days) per month; no row when none.
+
+    Portable median: number each month's episodes in order, then average the
+    middle one (odd count) or two (even count).
+    """
+    c = closures
+    days = days_between(c.c.referral_date, c.c.closure_date)
+    ranked = (
+        sa.select(
+            c.c.month,
+            days.label("days"),
+            sa.func.row_number().over(partition_by=c.c.month, order_by=days).label("rank"),
+            sa.func.count().over(partition_by=c.c.month).label("n"),
+        )
+        .where(
+            c.c.la_code == _la_code(),
+            c.c.month.in_(sa.bindparam("months", type_=sa.Date, expanding=True)),
+        )
+        .subquery("ranked")
+    )
+    middle = sa.or_(
+        ranked.c.rank == (ranked.c.n + 1) // 2,
+        ranked.c.rank == (ranked.c.n + 2) // 2,
+    )
+    median = sa.func.avg(sa.cast(ranked.c.days, sa.Double))
+    return (
+        sa.select(ranked.c.month.label("month"), median.label("median_episode_days"))
+        .where(middle)
+        .group_by(ranked.c.month)
+    )
+
+
+#: The queries of each dataset's measures.
+QUERIES: dict[str, tuple[Callable[[int], sa.Select[Any]], ...]] = {
+    "workforce": (workforce_query,),
+    "referrals": (referrals_query, assessments_query),
+    "closures": (closures_query, median_episode_query),
+}
+
+
+def aggregate_queries(
+    la_code: str, months: Sequence[Month], datasets: Iterable[str]
+) -> list[tuple[sa.Select[Any], dict[str, Any]]]:
+    """The queries (and their parameters) for the measures of ``datasets`` and ``months``."""
+    ordered = sorted(set(months))
+    parameters = query_parameters(la_code, ordered)
+    return [(query, parameters) for dataset in datasets for query in _built(dataset, len(ordered))]
+
+
+@cache
+def _built(dataset: str, count: int) -> tuple[sa.Select[Any], ...]:
+    # Building these expressions costs more than running them on small data.
+    return tuple(make(count) for make in QUERIES[dataset])

@@ -1,0 +1,1 @@
+"""Alembic migrations of the warehouse schema (a package so wheels ship them)."""

@@ -1,0 +1,214 @@
+"""The warehouse tables, as SQLAlchemy Core metadata.
+
+The three data tables are generated from the dataset contracts
+(``etl/contracts/*.yml``): one SQL column per contract column, typed from its
+:class:`ColumnType`, so the warehouse cannot disagree with the reader about
+what a column is.  Each data row also carries fixed lineage columns:
+
+* ``la_code`` - the LA (the contract's own ``la_code`` column, which must
+  equal the file name's, is stored once, here);
+* ``month`` - the extract month as a DATE on the first of the month (the
+  same representation in every table, so ranges are plain date comparisons);
+* ``load_id`` - the load (row of ``loads``) that wrote the row;
+* ``source_row`` - the row number in the landed file (header = row 1).
+
+Tables are defined without a schema: on PostgreSQL they live in a dedicated
+schema through ``schema_translate_map`` (see :mod:`etl.warehouse.db`), on
+SQLite in the main database.  Only Alembic creates or changes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from etl.contracts import DATASETS, Column, ColumnType, Contract, load_contract
+from etl.pseudonymise import PSEUDONYM_CHARS
+
+#: Deterministic constraint names, so migrations can name what they change.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+#: The data table each dataset is stored in.
+TABLE_NAMES: dict[str, str] = {
+    "workforce": "workforce",
+    # Every version of every referral: one per referral per extract month.
+    "referrals": "referral_versions",
+    "closures": "closures",
+}
+
+#: Lineage columns every data row carries, before the contract's columns.
+LINEAGE_COLUMNS: tuple[str, ...] = ("la_code", "month", "load_id", "source_row")
+
+LOAD_STATUSES: tuple[str, ...] = ("loading", "loaded", "unchanged")
+
+#: ``la_code`` is a 3-digit DfE code; ``month`` a DATE on the 1st.
+LA_CODE = sa.String(3)
+LOAD_ID = sa.String(36)
+KPI_ID_LENGTH = 40
+
+# --- load history --------------------------------------------------------------
+
+loads = sa.Table(
+    "loads",
+    metadata,
+    sa.Column("load_id", LOAD_ID, primary_key=True),  # the batch id: a UUID
+    sa.Column("dataset", sa.String(16), nullable=False),
+    sa.Column("la_code", LA_CODE, nullable=False),
+    sa.Column("month", sa.Date, nullable=False),
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("file_sha256", sa.String(64), nullable=False),
+    # loading: only inside the load's own transaction; loaded: the data rows
+    # are in; unchanged: the same file as the current load, nothing written.
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("rows_read", sa.Integer, nullable=False),
+    sa.Column("rows_loaded", sa.Integer, nullable=False),
+    sa.Column("rows_rejected", sa.Integer, nullable=False),
+    sa.Column("warnings", sa.Integer, nullable=False),
+    sa.Column("validation_summary", sa.JSON, nullable=True),
+    sa.Column("loaded_by", sa.String(100), nullable=False),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("superseded_by", LOAD_ID, sa.ForeignKey("loads.load_id"), nullable=True),
+    # For an "unchanged" record: the current load that already had this file.
+    sa.Column("duplicate_of", LOAD_ID, sa.ForeignKey("loads.load_id"), nullable=True),
+    sa.CheckConstraint(sa.column("status").in_(LOAD_STATUSES), name="status"),
+    sa.CheckConstraint(sa.column("dataset").in_(DATASETS), name="dataset"),
+)
+
+_CURRENT = sa.and_(loads.c.status == "loaded", loads.c.superseded_by.is_(None))
+
+# At most one current load per dataset, LA and month: what makes a second
+# concurrent load of the same month fail instead of silently doubling it.
+sa.Index(
+    "uq_loads_current",
+    loads.c.dataset,
+    loads.c.la_code,
+    loads.c.month,
+    unique=True,
+    postgresql_where=_CURRENT,
+    sqlite_where=_CURRENT,
+)
+sa.Index("ix_loads_la_code_month", loads.c.la_code, loads.c.month)
+
+# --- data tables, generated from the contracts -------------------------------------
+
+
+def sql_type(column: Column) -> sa.types.TypeEngine[Any]:
+    """The SQL type of a contract column."""
+    if column.identifier:
+        # Identifiers are stored only as pseudonyms (fixed-length hex).
+        return sa.String(PSEUDONYM_CHARS)
+    match column.type:
+        case ColumnType.TEXT:
+            return sa.String(column.max_length) if column.max_length else sa.Text()
+        case ColumnType.CODE:
+            return sa.String(max(len(str(code)) for code in column.code_values))
+        case ColumnType.DATE:
+            return sa.Date()
+        case ColumnType.BOOL:
+            return sa.Boolean()
+        case ColumnType.INT:
+            return sa.Integer()
+        case ColumnType.DECIMAL:
+            # NUMERIC on PostgreSQL keeps the decimal the LA sent (0.1 stays
+            # 0.1, so sums do not depend on row order); floats in Python.
+            return sa.Numeric(asdecimal=False)
+    raise ValueError(f"no SQL type for column type {column.type!r}")  # pragma: no cover
+
+
+def contract_columns(contract: Contract) -> list[Column]:
+    """The contract's columns stored in the data table (``la_code`` is lineage)."""
+    return [c for c in contract.columns.values() if c.name not in LINEAGE_COLUMNS]
+
+
+def _data_table(dataset: str) -> sa.Table:
+    contract = load_contract(dataset)
+    name = TABLE_NAMES[dataset]
+    # Key: the contract's key within the month (a referral has one version
+    # per extract month); without one (workforce), the file's row number.
+    key = [*contract.key] if contract.key else ["source_row"]
+    columns: list[sa.Column[Any]] = [
+        sa.Column("la_code", LA_CODE, nullable=False),
+        sa.Column("month", sa.Date, nullable=False),
+        # No foreign key to loads: a million-row load would run a million
+        # referential checks (half its time).  The row's load is written by
+        # the same transaction, and load history is never deleted; the tests
+        # check every row names its month's current load.
+        sa.Column("load_id", LOAD_ID, nullable=False),
+        sa.Column("source_row", sa.Integer, nullable=False),
+    ]
+    columns += [
+        sa.Column(c.name, sql_type(c), nullable=not c.required) for c in contract_columns(contract)
+    ]
+    table = sa.Table(name, metadata, *columns)
+    if contract.key:
+        # (la_code, key..., month): "versions of this referral" is a prefix.
+        table.append_constraint(sa.PrimaryKeyConstraint("la_code", *key, "month"))
+        # Replacing a month deletes by (la_code, month).
+        sa.Index(f"ix_{name}_la_code_month", table.c.la_code, table.c.month)
+    else:
+        table.append_constraint(sa.PrimaryKeyConstraint("la_code", "month", *key))
+    return table
+
+
+workforce = _data_table("workforce")
+referral_versions = _data_table("referrals")
+closures = _data_table("closures")
+
+# The re-referral look-up is "this child, this year".  There is deliberately
+# no index on (la_code, referral_date) alone: without fresh statistics the
+# planner would take it for that look-up and scan a year of referrals per
+# referral; the month's referrals are found well enough through la_code.
+sa.Index(
+    "ix_referral_versions_la_code_child_id_referral_date",
+    referral_versions.c.la_code,
+    referral_versions.c.child_id,
+    referral_versions.c.referral_date,
+)
+sa.Index(
+    "ix_referral_versions_la_code_assessment_authorised_date",
+    referral_versions.c.la_code,
+    referral_versions.c.assessment_authorised_date,
+)
+
+DATA_TABLES: dict[str, sa.Table] = {
+    "workforce": workforce,
+    "referrals": referral_versions,
+    "closures": closures,
+}
+
+# --- working-day calendar -------------------------------------------------------------
+
+# Every working day (Monday-Friday except England and Wales bank holidays) in
+# a fixed range, filled from the ``holidays`` package by
+# :func:`etl.warehouse.calendar.sync_calendar`.  Counting rows of this table
+# is how SQL counts working days on both backends.
+working_days = sa.Table(
+    "working_days",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+)
+
+# --- computed measures ----------------------------------------------------------------
+
+measures = sa.Table(
+    "measures",
+    metadata,
+    sa.Column("la_code", LA_CODE, nullable=False),
+    sa.Column("month", sa.Date, nullable=False),  # reporting month (first day)
+    sa.Column("kpi_id", sa.String(KPI_ID_LENGTH), nullable=False),
+    # NULL when not available (zero denominator, input month missing).
+    sa.Column("value", sa.Double, nullable=True),
+    sa.Column("numerator", sa.Double, nullable=True),
+    sa.Column("denominator", sa.Double, nullable=True),
+    sa.Column("reason", sa.String(200), nullable=True),  # why value is blank
+    sa.PrimaryKeyConstraint("la_code", "month", "kpi_id"),
+)
