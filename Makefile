@@ -2,6 +2,8 @@
 # own pinned files on a fresh machine, then do their job.
 PYTHON ?= python3
 VENV := .venv
+# Two workers on the 2-core machines; each test module stays on one worker.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 

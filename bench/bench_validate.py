@@ -20,6 +20,18 @@ from pathlib import Path
 TARGET_RSS_GB = 1.5
 
 
+def _peak_rss_kib() -> int:
+    """This process's peak RSS (VmHWM).
+
+    Not ``getrusage``: Linux carries ``ru_maxrss`` over fork and exec, so a
+    child would report the parent's peak (here, the file generator's).
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def measure(path: Path) -> dict[str, float]:
     """Run read + check in this process; return seconds and peak RSS."""
     from etl.reader import read_extract
@@ -30,7 +42,7 @@ def measure(path: Path) -> dict[str, float]:
     read_s = time.perf_counter() - started
     checked = check(extract)
     total_s = time.perf_counter() - started
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    peak_gb = _peak_rss_kib() / 1024**2
     return {
         "rows": len(checked.frame),
         "errors": sum(p.count for p in checked.problems if p.is_error),

@@ -8,17 +8,26 @@ exit non-zero; a traceback means a bug.
 from __future__ import annotations
 
 import argparse
+import getpass
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from etl.errors import CscError
 from etl.months import Month
-from etl.settings import load_settings
+from etl.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from etl.ingest import IngestResult
 
 console = Console(stderr=False, highlight=False)
 errors = Console(stderr=True, highlight=False)
@@ -101,6 +110,106 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if rejected else 0
 
 
+def _engine(url: str) -> Engine:
+    from etl.warehouse.db import make_engine
+
+    try:
+        engine = make_engine(url)
+        with engine.connect():
+            pass
+    except sa.exc.SQLAlchemyError as exc:
+        raise CscError(
+            f"cannot reach the warehouse at {sa.make_url(url).render_as_string()}: "
+            f"{type(getattr(exc, 'orig', None) or exc).__name__}"
+        ) from None
+    return engine
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from etl.warehouse.db import upgrade
+
+    settings = load_settings()
+    for folder in settings.folders():
+        folder.mkdir(parents=True, exist_ok=True)
+    upgrade(_engine(settings.warehouse_url))
+    console.print(
+        f"Warehouse ready at {_safe_url(settings.warehouse_url)}; folders under {settings.var_dir}"
+    )
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    results = _ingest(settings, list(args.files), force=args.force)
+    return 1 if any(r.rejected for r in results) else 0
+
+
+def _ingest(settings: Settings, files: list[Path], *, force: bool = False) -> list[IngestResult]:
+    from etl.ingest import Folders, ingest_file, ingest_order, schema_ready
+    from etl.validation import build_data_docs, working_project
+
+    key = settings.require_pseudonym_key()
+    engine = _engine(settings.warehouse_url)
+    if not schema_ready(engine):
+        raise CscError(
+            f"the warehouse at {_safe_url(settings.warehouse_url)} has no tables yet: "
+            "run `csc-pipeline init` first"
+        )
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        raise CscError(f"no such file: {', '.join(missing)}")
+    folders = Folders(settings.archive_dir, settings.quarantine_dir)
+    gx_dir = working_project(settings.gx_dir)
+    results: list[IngestResult] = []
+    with _progress() as progress:
+        task = progress.add_task("Ingesting extracts", total=len(files))
+        for path in ingest_order(files):
+            progress.update(task, description=f"Ingesting {path.name}")
+            results.append(
+                ingest_file(
+                    path,
+                    engine=engine,
+                    key=key,
+                    folders=folders,
+                    loaded_by=getpass.getuser(),
+                    gx_dir=gx_dir,
+                    force=force,
+                )
+            )
+            progress.advance(task)
+        progress.update(task, description="Ingested extracts")
+    docs = build_data_docs(gx_dir)
+    _print_ingest(results)
+    console.print(f"Validation results: {docs}")
+    return results
+
+
+def _print_ingest(results: list[IngestResult]) -> None:
+    table = Table(title="Ingestion")
+    for heading in ("file", "outcome", "rows", "warnings"):
+        table.add_column(heading)
+    for r in results:
+        colour = {"loaded": "green", "unchanged": "blue", "rejected": "red"}[r.status]
+        table.add_row(
+            r.file,
+            f"[{colour}]{r.status}[/{colour}]",
+            f"{r.rows:,}",
+            str(sum(p.count for p in r.warnings)),
+        )
+    console.print(table)
+    for r in results:
+        if r.rejected:
+            console.print(
+                f"[red]{r.file} was rejected[/red]; nothing from it was loaded. Report: {r.report}"
+            )
+            for problem in r.errors:
+                console.print("  " + problem.describe(), markup=False)
+
+
 def cmd_contract_docs(args: argparse.Namespace) -> int:
     from etl.contracts.docs import render_markdown
 
@@ -124,39 +233,32 @@ def cmd_gx_suites(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The whole job on the embedded defaults, as far as it is built."""
-    from etl.reader import read_extract
-    from etl.validation import validate
+    from dataclasses import replace
+
+    from etl.pseudonymise import ensure_demo_key
+    from etl.warehouse.db import upgrade
 
     settings = load_settings()
-    landing = settings.landing_dir
-    landing.mkdir(parents=True, exist_ok=True)
+    if not settings.pseudonym_key:
+        # The demo only: a key made once under var/, never a silent default elsewhere.
+        settings = replace(
+            settings, pseudonym_key=ensure_demo_key(settings.var_dir / "pseudonym.key")
+        )
+    for folder in settings.folders():
+        folder.mkdir(parents=True, exist_ok=True)
+    upgrade(_engine(settings.warehouse_url))
     start, months = Month(2022, 4), 36
-    files = _write_sample(landing, "330", start, months, 1, False)
-    table = Table(title="Sample extracts checked against the contracts")
-    for heading in ("dataset", "files", "rows", "valid", "warnings"):
-        table.add_column(heading, justify="right" if heading != "dataset" else "left")
-    totals: dict[str, list[int]] = {}
-    with _progress() as progress:
-        task = progress.add_task("Validating extracts", total=len(files))
-        for path in files:
-            extract = read_extract(path)
-            problems = validate(extract)
-            dataset = extract.name.dataset if extract.name else "?"
-            row = totals.setdefault(dataset, [0, 0, 0, 0])
-            row[0] += 1
-            row[1] += extract.rows
-            row[2] += not any(p.is_error for p in problems)
-            row[3] += sum(1 for p in problems if not p.is_error)
-            progress.advance(task)
-    for dataset, (count, rows, valid, warns) in totals.items():
-        table.add_row(dataset, str(count), f"{rows:,}", str(valid), str(warns))
-    console.print(table)
+    files = _write_sample(settings.landing_dir, "330", start, months, 1, False)
+    results = _ingest(settings, files)
+    loaded = sum(r.status == "loaded" for r in results)
     console.print(
-        f"Sample data for LA 330, {start} to {start + (months - 1)}: {len(files)} files in "
-        f"{landing}.\nLoading the warehouse, the Airflow DAGs, the packs and the outbox are "
-        "not built yet; this demo stops after generating and validating the extracts."
+        f"Demo: LA 330, {start} to {start + (months - 1)}: {len(files)} sample extracts "
+        f"written to {settings.landing_dir}; {loaded} loaded into "
+        f"{_safe_url(settings.warehouse_url)}, measures computed; files archived under "
+        f"{settings.archive_dir}.\nNot built yet: the Airflow DAGs, the commissioner's "
+        "packs and the outbox; this demo stops after loading the warehouse."
     )
-    return 0
+    return 1 if any(r.rejected for r in results) else 0
 
 
 # --- parser -----------------------------------------------------------------------
@@ -169,6 +271,18 @@ def build_parser() -> argparse.ArgumentParser:
         "commissioner's pack.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create or upgrade the warehouse schema and the folders")
+    p.set_defaults(handler=cmd_init)
+
+    p = sub.add_parser("ingest", help="validate and load landed files without Airflow")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="reload a file even when it is identical to the month's current load",
+    )
+    p.set_defaults(handler=cmd_ingest)
 
     p = sub.add_parser("sample-data", help="write realistic synthetic extracts for every month")
     p.add_argument("--out", type=Path, required=True, help="folder to write the files into")
@@ -200,8 +314,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # GX narrates its internals at INFO; only its warnings matter here.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _configure_logging()
     handler: Handler = args.handler
     try:
         return handler(args)

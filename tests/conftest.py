@@ -95,14 +95,26 @@ def write_extract(tmp_path: Path) -> WriteExtract:
         columns = header or list(load_contract(dataset).columns)
         rows = [VALID_ROWS[dataset]] if rows is None else rows
         path = tmp_path / (name or f"{dataset}_{la}_{month}.csv")
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(columns)
-            for row in rows:
-                writer.writerow([row.get(c, "") for c in columns])
-        return path
+        return write_rows(path, dataset, rows, header=columns)
 
     return write
+
+
+def write_rows(
+    path: Path,
+    dataset: str,
+    rows: list[Mapping[str, str]],
+    *,
+    header: list[str] | None = None,
+) -> Path:
+    """Write rows as a CSV with the contract's header (or ``header``)."""
+    columns = header or list(load_contract(dataset).columns)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([row.get(c, "") for c in columns])
+    return path
 
 
 def row(dataset: str, **changes: str) -> dict[str, str]:
