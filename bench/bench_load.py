@@ -33,11 +33,12 @@ import pandas as pd
 import sqlalchemy as sa
 
 from etl.contracts import load_contract
+from etl.filing import sha256_of
 from etl.months import Month
 from etl.pseudonymise import pseudonymise
 from etl.reader import read_extract
 from etl.warehouse.db import make_engine, upgrade
-from etl.warehouse.load import load_month, sha256_of_file
+from etl.warehouse.load import load_month
 from etl.warehouse.measures import recompute_measures
 from etl.warehouse.schema import sql_type
 
@@ -195,7 +196,7 @@ def main() -> None:
         label = "validate (pseudonymise + GX)" if not args.no_gx else "pseudonymise (no GX)"
         frame, problems = timed_call(label, figures, lambda: validate(extract, not args.no_gx))
         print(f"  {problems} problems found")
-        sha = sha256_of_file(path)
+        sha = sha256_of(path)
         result = timed_call(
             LOAD,
             figures,

@@ -27,7 +27,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -66,15 +65,6 @@ class LoadResult:
     superseded: str | None = None
     #: Months whose measures were recomputed.
     months_recomputed: list[Month] = field(default_factory=list)
-
-
-def sha256_of_file(path: str | Path) -> str:
-    """SHA-256 of a landed file, in hex: a file's identity in the load history."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_month(
