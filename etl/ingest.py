@@ -139,11 +139,13 @@ def ingest_file(
         path, filing.destination(folders.archive, path, name.la_code, str(name.month), when)
     )
     log.info(
-        "%s %s: %s rows, %s warnings (load %s)",
+        "%s %s: %s rows read, %s loaded, %s warning(s) on %s row(s) (load %s)",
         result.status,
         path.name,
+        extract.rows,
         result.rows_loaded,
-        len(checked.problems),
+        len(problems),
+        sum(p.count for p in problems),
         result.load_id,
     )
     return IngestResult(
