@@ -19,6 +19,7 @@ referral stays current (:func:`etl.warehouse.measures_sql.current_referrals`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import re
@@ -95,22 +96,23 @@ def load_month(
     with transaction(bind, write=True) as connection:
         _lock(connection, la_code)
         current = _current_load(connection, dataset, la_code, month)
+        # Every record of this file says the same, whatever its status.
+        record = functools.partial(
+            _record,
+            connection,
+            dataset=dataset,
+            la_code=la_code,
+            month=month,
+            file_name=file_name,
+            file_sha256=file_sha256,
+            rows_read=rows_read,
+            rows_rejected=rows_rejected,
+            warnings=warnings,
+            validation_summary=validation_summary,
+            loaded_by=loaded_by,
+        )
         if current is not None and current.file_sha256 == file_sha256 and not force:
-            load_id = _record(
-                connection,
-                dataset=dataset,
-                la_code=la_code,
-                month=month,
-                file_name=file_name,
-                file_sha256=file_sha256,
-                status="unchanged",
-                rows_read=rows_read,
-                rows_rejected=rows_rejected,
-                warnings=warnings,
-                validation_summary=validation_summary,
-                loaded_by=loaded_by,
-                duplicate_of=current.load_id,
-            )
+            load_id = record(status="unchanged", duplicate_of=current.load_id)
             return LoadResult(load_id, "unchanged", 0)
 
         rows = _prepare(frame, contract, la_code)
@@ -123,20 +125,7 @@ def load_month(
                 f"{file_name}: staged {staged} rows but the file has {len(rows)}; not loaded"
             )
 
-        load_id = _record(
-            connection,
-            dataset=dataset,
-            la_code=la_code,
-            month=month,
-            file_name=file_name,
-            file_sha256=file_sha256,
-            status="loading",
-            rows_read=rows_read,
-            rows_rejected=rows_rejected,
-            warnings=warnings,
-            validation_summary=validation_summary,
-            loaded_by=loaded_by,
-        )
+        load_id = record(status="loading")
         if current is not None:
             connection.execute(
                 sa.update(loads)
