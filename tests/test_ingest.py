@@ -25,7 +25,7 @@ from etl.sample import write_sample
 from etl.warehouse.db import upgrade
 from etl.warehouse.schema import DATA_TABLES, loads
 from tests.conftest import WriteExtract, row, write_rows
-from tests.test_rules import BAD_FILES
+from tests.test_rules import each_bad_file
 from tests.warehouse.checksums import warehouse_checksums
 from tests.warehouse.conftest import drop, new_engine
 
@@ -123,11 +123,7 @@ def loaded(
     drop(engine, schema)
 
 
-@pytest.mark.parametrize(
-    ("dataset", "rows", "rule", "column", "bad_rows"),
-    [case[1:] for case in BAD_FILES],
-    ids=[case[0] for case in BAD_FILES],
-)
+@each_bad_file
 def test_bad_file_is_quarantined_and_loads_nothing(
     loaded: tuple[Engine, dict[str, str]],
     folders: Folders,

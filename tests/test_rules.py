@@ -425,11 +425,15 @@ ALSO_BROKEN = {
 }
 
 
-@pytest.mark.parametrize(
+#: Parametrises a test over the corpus (also used by the ingestion tests).
+each_bad_file = pytest.mark.parametrize(
     ("dataset", "rows", "rule", "column", "bad_rows"),
     [case[1:] for case in BAD_FILES],
     ids=[case[0] for case in BAD_FILES],
 )
+
+
+@each_bad_file
 def test_bad_file_is_rejected_naming_rule_column_rows(
     request: pytest.FixtureRequest,
     write_extract: WriteExtract,
