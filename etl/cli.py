@@ -149,7 +149,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _ingest(settings: Settings, files: list[Path], *, force: bool = False) -> list[IngestResult]:
-    from etl.ingest import Folders, ingest_file, ingest_order, schema_ready
+    from etl.ingest import Folders, ingest_files, schema_ready
     from etl.validation import build_data_docs, working_project
 
     key = settings.require_pseudonym_key()
@@ -164,24 +164,20 @@ def _ingest(settings: Settings, files: list[Path], *, force: bool = False) -> li
         raise CscError(f"no such file: {', '.join(missing)}")
     folders = Folders(settings.archive_dir, settings.quarantine_dir)
     gx_dir = working_project(settings.gx_dir)
-    results: list[IngestResult] = []
     with _progress() as progress:
         task = progress.add_task("Ingesting extracts", total=len(files))
-        for path in ingest_order(files):
-            progress.update(task, description=f"Ingesting {path.name}")
-            results.append(
-                ingest_file(
-                    path,
-                    engine=engine,
-                    key=key,
-                    folders=folders,
-                    loaded_by=getpass.getuser(),
-                    gx_dir=gx_dir,
-                    force=force,
-                )
-            )
-            progress.advance(task)
-        progress.update(task, description="Ingested extracts")
+        results = ingest_files(
+            files,
+            engine=engine,
+            key=key,
+            folders=folders,
+            loaded_by=getpass.getuser(),
+            gx_dir=gx_dir,
+            force=force,
+            finished=lambda result: progress.update(
+                task, advance=1, description=f"Ingested {result.file}"
+            ),
+        )
     docs = build_data_docs(gx_dir)
     _print_ingest(results)
     console.print(f"Validation results: {docs}")

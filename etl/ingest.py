@@ -10,11 +10,12 @@ configuration or services raise.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -26,6 +27,7 @@ from etl.problems import Problem
 from etl.reader import read_extract
 from etl.validation import Checked, check
 from etl.warehouse import queries
+from etl.warehouse.db import schema_of
 from etl.warehouse.load import load_month
 
 log = logging.getLogger(__name__)
@@ -102,19 +104,16 @@ def ingest_file(
     sha256 = filing.sha256_of(path) if path.exists() else ""
     extract = read_extract(path)
     name = extract.name
-    if name is None or (extract.rejected and not extract.frame.columns.size):
-        checked = Checked(extract, extract.frame, list(extract.problems))
-    else:
+    references: dict[str, pd.DataFrame] | None = None
+    history: list[int] = []
+    if name is not None:
+        # What the cross-file rules need from the warehouse.
         with engine.connect() as connection:
-            references = (
-                {"referrals": queries.current_referrals(connection, name.la_code)}
-                if name.dataset == "closures"
-                else None
-            )
+            if name.dataset == "closures":
+                references = {"referrals": queries.current_referrals(connection, name.la_code)}
             history = queries.monthly_volumes(connection, name.dataset, name.la_code, name.month)
-        checked = check(
-            extract, key=key, references=references, volume_history=history, gx_dir=gx_dir
-        )
+    # ``check`` returns the reader's problems alone for a file it could not read.
+    checked = check(extract, key=key, references=references, volume_history=history, gx_dir=gx_dir)
     if checked.rejected:
         return _quarantine(path, checked, folders, sha256, when)
 
@@ -213,11 +212,16 @@ def ingest_files(
     loaded_by: str,
     gx_dir: Path | None = None,
     force: bool = False,
+    finished: Callable[[IngestResult], None] | None = None,
 ) -> list[IngestResult]:
-    """Ingest several files in a safe order (see :func:`ingest_order`)."""
-    return [
-        ingest_file(
-            p,
+    """Ingest several files in a safe order (see :func:`ingest_order`).
+
+    ``finished`` is called with each file's result as it comes (progress).
+    """
+    results = []
+    for path in ingest_order(paths):
+        result = ingest_file(
+            path,
             engine=engine,
             key=key,
             folders=folders,
@@ -225,16 +229,12 @@ def ingest_files(
             gx_dir=gx_dir,
             force=force,
         )
-        for p in ingest_order(paths)
-    ]
+        if finished is not None:
+            finished(result)
+        results.append(result)
+    return results
 
 
 def schema_ready(engine: Engine) -> bool:
     """True when the warehouse has been created (``csc-pipeline init``)."""
-    return sa.inspect(engine).has_table("loads", schema=_schema(engine))
-
-
-def _schema(engine: Engine) -> str | None:
-    from etl.warehouse.db import schema_of
-
-    return schema_of(engine)
+    return sa.inspect(engine).has_table("loads", schema=schema_of(engine))
