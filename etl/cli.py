@@ -125,13 +125,18 @@ def _engine(url: str) -> Engine:
     return engine
 
 
-def cmd_init(args: argparse.Namespace) -> int:
+def _initialise(settings: Settings) -> None:
+    """The folders and the warehouse schema (what ``init`` does, and the demo first)."""
     from etl.warehouse.db import upgrade
 
-    settings = load_settings()
     for folder in settings.folders():
         folder.mkdir(parents=True, exist_ok=True)
     upgrade(_engine(settings.warehouse_url))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    _initialise(settings)
     console.print(
         f"Warehouse ready at {_safe_url(settings.warehouse_url)}; folders under {settings.var_dir}"
     )
@@ -232,7 +237,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from etl.pseudonymise import ensure_demo_key
-    from etl.warehouse.db import upgrade
 
     settings = load_settings()
     if not settings.pseudonym_key:
@@ -240,9 +244,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         settings = replace(
             settings, pseudonym_key=ensure_demo_key(settings.var_dir / "pseudonym.key")
         )
-    for folder in settings.folders():
-        folder.mkdir(parents=True, exist_ok=True)
-    upgrade(_engine(settings.warehouse_url))
+    _initialise(settings)
     start, months = Month(2022, 4), 36
     files = _write_sample(settings.landing_dir, "330", start, months, 1, False)
     results = _ingest(settings, files)
