@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -57,6 +58,8 @@ class IngestResult:
     report: Path | None = None
     load_id: str | None = None
     months_recomputed: tuple[Month, ...] = field(default=())
+    #: The earliest month whose referrals this load touched (see load_month).
+    earliest: Month | None = None
 
     @property
     def rejected(self) -> bool:
@@ -88,6 +91,52 @@ def ingest_order(paths: Iterable[Path]) -> list[Path]:
     return sorted(paths, key=key)
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """A landed file that passed validation, ready to load (nothing loaded yet).
+
+    Everything but the frame is plain data (:meth:`to_json`), so an Airflow
+    task can hand it to the next task beside the staged frame.
+    """
+
+    path: Path
+    dataset: str
+    la_code: str
+    month: Month
+    sha256: str
+    rows_read: int
+    warnings: int
+    problems: int
+    validation_summary: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "dataset": self.dataset,
+            "la_code": self.la_code,
+            "month": str(self.month),
+            "sha256": self.sha256,
+            "rows_read": self.rows_read,
+            "warnings": self.warnings,
+            "problems": self.problems,
+            "validation_summary": self.validation_summary,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Accepted:
+        return cls(
+            path=Path(data["path"]),
+            dataset=data["dataset"],
+            la_code=data["la_code"],
+            month=Month.parse(data["month"]),
+            sha256=data["sha256"],
+            rows_read=int(data["rows_read"]),
+            warnings=int(data["warnings"]),
+            problems=int(data["problems"]),
+            validation_summary=dict(data["validation_summary"]),
+        )
+
+
 def ingest_file(
     path: Path,
     *,
@@ -99,6 +148,34 @@ def ingest_file(
     force: bool = False,
 ) -> IngestResult:
     """Validate and load one landed file, then archive or quarantine it."""
+    outcome = validate_landed(path, engine=engine, key=key, folders=folders, gx_dir=gx_dir)
+    if isinstance(outcome, IngestResult):
+        return outcome
+    accepted, checked = outcome
+    result = load_accepted(
+        accepted,
+        checked.frame,
+        engine=engine,
+        folders=folders,
+        loaded_by=loaded_by,
+        force=force,
+    )
+    return replace(result, problems=tuple(checked.problems))
+
+
+def validate_landed(
+    path: Path,
+    *,
+    engine: Engine,
+    key: bytes,
+    folders: Folders,
+    gx_dir: Path | None = None,
+) -> tuple[Accepted, Checked] | IngestResult:
+    """Check one landed file against its contract and the warehouse.
+
+    A rejected file is quarantined with its report and comes back as a
+    "rejected" :class:`IngestResult`; an accepted one stays where it is.
+    """
     path = Path(path)
     when = datetime.now(UTC)
     sha256 = filing.sha256_of(path) if path.exists() else ""
@@ -116,49 +193,80 @@ def ingest_file(
     checked = check(extract, key=key, references=references, volume_history=history, gx_dir=gx_dir)
     if checked.rejected:
         return _quarantine(path, checked, folders, sha256, when)
-
     if name is None:  # pragma: no cover - a file without a name is always rejected
         raise RuntimeError(f"{path.name}: accepted without a parsed name")
-    problems = tuple(checked.problems)
-    result = load_month(
-        engine,
+    accepted = Accepted(
+        path=path,
         dataset=name.dataset,
         la_code=name.la_code,
         month=name.month,
-        frame=checked.frame,
-        file_name=path.name,
-        file_sha256=sha256,
+        sha256=sha256,
         rows_read=extract.rows,
-        warnings=sum(p.count for p in problems if not p.is_error),
+        warnings=sum(p.count for p in checked.problems if not p.is_error),
+        problems=len(checked.problems),
         validation_summary=checked.summary(),
+    )
+    return accepted, checked
+
+
+def load_accepted(
+    accepted: Accepted,
+    frame: pd.DataFrame,
+    *,
+    engine: Engine,
+    folders: Folders,
+    loaded_by: str,
+    force: bool = False,
+    recompute: bool = True,
+) -> IngestResult:
+    """Load a validated file's frame, then move the file to the archive.
+
+    ``recompute=False`` leaves the measures to the caller
+    (:func:`etl.warehouse.load.recompute_after_load`), as the Airflow DAG does
+    in a task of its own.
+    """
+    when = datetime.now(UTC)
+    path = accepted.path
+    result = load_month(
+        engine,
+        dataset=accepted.dataset,
+        la_code=accepted.la_code,
+        month=accepted.month,
+        frame=frame,
+        file_name=path.name,
+        file_sha256=accepted.sha256,
+        rows_read=accepted.rows_read,
+        warnings=accepted.warnings,
+        validation_summary=accepted.validation_summary,
         loaded_by=loaded_by,
         force=force,
+        recompute=recompute,
     )
     target = filing.move(
-        path, filing.destination(folders.archive, path, name.la_code, str(name.month), when)
+        path, filing.destination(folders.archive, path, accepted.la_code, str(accepted.month), when)
     )
     log.info(
-        "%s %s: %s rows read, %s loaded, %s warning(s) on %s row(s) (load %s)",
+        "%s %s: %s rows read, %s loaded, %s warning(s) (load %s)",
         result.status,
         path.name,
-        extract.rows,
+        accepted.rows_read,
         result.rows_loaded,
-        len(problems),
-        sum(p.count for p in problems),
+        accepted.warnings,
         result.load_id,
     )
     return IngestResult(
         path.name,
         result.status,
-        name.dataset,
-        name.la_code,
-        name.month,
-        extract.rows,
-        problems,
+        accepted.dataset,
+        accepted.la_code,
+        accepted.month,
+        accepted.rows_read,
+        (),
         target,
         None,
         result.load_id,
         tuple(result.months_recomputed),
+        result.earliest,
     )
 
 

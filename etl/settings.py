@@ -22,6 +22,8 @@ class Settings:
     landing_dir: Path
     reports_dir: Path
     pseudonym_key: str | None
+    #: The LAs whose extracts the scheduled DAGs wait for (CSC_LA_CODES).
+    la_codes: tuple[str, ...] = ("330",)
 
     @property
     def archive_dir(self) -> Path:
@@ -36,6 +38,11 @@ class Settings:
         return self.var_dir / "outbox"
 
     @property
+    def staging_dir(self) -> Path:
+        """Validated, pseudonymised frames waiting for their load task (Parquet)."""
+        return self.var_dir / "staging"
+
+    @property
     def gx_dir(self) -> Path:
         """The working GX project: the committed suites plus results and Data Docs."""
         return self.var_dir / "gx"
@@ -48,6 +55,7 @@ class Settings:
             self.archive_dir,
             self.quarantine_dir,
             self.outbox_dir,
+            self.staging_dir,
         ]
 
     def require_pseudonym_key(self) -> bytes:
@@ -73,4 +81,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         landing_dir=Path(env.get("CSC_LANDING_DIR") or var_dir / "landing"),
         reports_dir=Path(env.get("CSC_REPORTS_DIR") or var_dir / "reports"),
         pseudonym_key=env.get("CSC_PSEUDONYM_KEY") or None,
+        la_codes=_la_codes(env.get("CSC_LA_CODES") or "330"),
     )
+
+
+def _la_codes(text: str) -> tuple[str, ...]:
+    codes = tuple(code.strip() for code in text.split(",") if code.strip())
+    bad = [code for code in codes if not (len(code) == 3 and code.isdigit())]
+    if bad or not codes:
+        raise ConfigError(
+            f"CSC_LA_CODES must be 3-digit DfE LA codes separated by commas, not {text!r}"
+        )
+    return codes

@@ -66,6 +66,9 @@ class LoadResult:
     superseded: str | None = None
     #: Months whose measures were recomputed.
     months_recomputed: list[Month] = field(default_factory=list)
+    #: For referrals, the earliest month a replaced or new version dates from
+    #: (what :func:`recompute_after_load` needs when ``recompute=False``).
+    earliest: Month | None = None
 
 
 def load_month(
@@ -151,7 +154,22 @@ def load_month(
             staged,
             superseded=None if current is None else current.load_id,
             months_recomputed=recomputed,
+            earliest=earliest,
         )
+
+
+def recompute_after_load(
+    bind: Bind, *, dataset: str, la_code: str, month: Month, earliest: Month | None = None
+) -> list[Month]:
+    """Recompute the measures a load of ``dataset`` for ``month`` can change.
+
+    For a load made with ``recompute=False`` (the Airflow DAG recomputes in a
+    task of its own, retried on its own).  Idempotent: running it twice gives
+    the same measures.  Returns the months recomputed.
+    """
+    with transaction(bind, write=True) as connection:
+        _lock(connection, la_code)
+        return _recompute(connection, dataset, la_code, month, earliest)
 
 
 def _recompute(

@@ -1,0 +1,67 @@
+"""Which LA and month a DAG run is for.
+
+A cron run in Airflow 3 has a zero-width data interval and a manual run may
+have no logical date at all, so the reporting month is never read from the
+data interval: it is the ``month`` Param when given, else the month before
+the run (extracts for March land in early April).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from etl.errors import ConfigError
+from etl.months import Month
+
+#: Council months are UK months: a run at 00:30 on 1 April BST is still 1 April.
+UK = ZoneInfo("Europe/London")
+
+
+def reporting_month(
+    param: str | None, logical_date: datetime | None, run_after: datetime | None
+) -> Month:
+    """The month a run reports on: the Param, else the month before the run."""
+    if param:
+        try:
+            return Month.parse(param)
+        except ValueError as exc:
+            raise ConfigError(f"the month Param {param!r} is not a YYYY-MM month") from exc
+    when = logical_date or run_after
+    if when is None:
+        raise ConfigError("a run with neither a logical date nor a run-after time needs a month")
+    if when.tzinfo is not None:
+        when = when.astimezone(UK)
+    return Month(when.year, when.month) - 1
+
+
+def run_targets(
+    *,
+    month_param: str | None,
+    la_param: str | None,
+    la_codes: Sequence[str],
+    logical_date: datetime | None,
+    run_after: datetime | None,
+) -> list[dict[str, Any]]:
+    """One target per LA: ``{"la_code": "330", "month": "2025-03"}`` (XCom-sized)."""
+    month = reporting_month(month_param, logical_date, run_after)
+    codes = [la_param] if la_param else list(la_codes)
+    return [{"la_code": code, "month": str(month)} for code in codes]
+
+
+def targets_from_events(events: Any) -> list[dict[str, Any]]:
+    """The (LA, month) pairs that asset events say were loaded, in order, once each.
+
+    ``events`` is Airflow's ``triggering_asset_events``: asset -> events,
+    each with the ``extra`` the ingest DAG's measures task set.
+    """
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for asset_events in events.values():
+        for event in asset_events:
+            extra = dict(event.extra or {})
+            if "la_code" in extra and "month" in extra:
+                key = (str(extra["la_code"]), str(extra["month"]))
+                seen.setdefault(key, {"la_code": key[0], "month": key[1]})
+    return [seen[key] for key in sorted(seen, key=lambda k: (k[1], k[0]))]

@@ -1,0 +1,220 @@
+"""The bodies of the DAGs' tasks: resolve settings, call the library, return XCom-sized dicts.
+
+Each function takes and returns plain data (strings, numbers, small dicts)
+so the DAG passes paths and ids between tasks, never a DataFrame.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from etl.filenames import SUFFIXES, extract_filename
+from etl.months import Month
+from etl.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def _engine(url: str) -> Engine:
+    from etl.warehouse.db import make_engine
+
+    return make_engine(url)
+
+
+def warehouse(settings: Settings) -> Engine:
+    """The warehouse engine, one per process (a worker runs many tasks)."""
+    return _engine(settings.warehouse_url)
+
+
+def find_landed(dataset: str, la_code: str, month: str, settings: Settings) -> str | None:
+    """The landed file for the target, when it has arrived (CSV or Excel)."""
+    for suffix in SUFFIXES:
+        path = settings.landing_dir / extract_filename(dataset, la_code, Month.parse(month), suffix)
+        if path.is_file():
+            return str(path)
+    return None
+
+
+def validate(path: str, settings: Settings) -> dict[str, Any]:
+    """Validate and pseudonymise a landed file; stage it or quarantine it.
+
+    Returns ``{"status": "accepted", "staged": path, ...counts}`` or
+    ``{"status": "rejected", "result": IngestResult}`` (the caller alerts and
+    fails; the result never goes to XCom).
+    """
+    from etl.ingest import Folders, IngestResult, validate_landed
+    from etl.staging import stage
+    from etl.validation import working_project
+
+    outcome = validate_landed(
+        Path(path),
+        engine=warehouse(settings),
+        key=settings.require_pseudonym_key(),
+        folders=Folders(settings.archive_dir, settings.quarantine_dir),
+        gx_dir=working_project(settings.gx_dir),
+    )
+    if isinstance(outcome, IngestResult):
+        return {"status": "rejected", "result": outcome}
+    accepted, checked = outcome
+    staged = stage(checked.frame, settings.staging_dir, accepted)
+    return {
+        "status": "accepted",
+        "file": accepted.path.name,
+        "rows": accepted.rows_read,
+        "warnings": accepted.warnings,
+        "staged": str(staged),
+    }
+
+
+def load(validated: dict[str, Any], settings: Settings, *, force: bool = False) -> dict[str, Any]:
+    """Load a staged frame (measures left to :func:`recompute`); archive the file."""
+    from etl.ingest import Folders, load_accepted
+    from etl.staging import discard, unstage
+
+    staged = Path(validated["staged"])
+    accepted, frame = unstage(staged)
+    result = load_accepted(
+        accepted,
+        frame,
+        engine=warehouse(settings),
+        folders=Folders(settings.archive_dir, settings.quarantine_dir),
+        loaded_by=f"airflow:{getpass.getuser()}",
+        force=force,
+        recompute=False,
+    )
+    discard(staged)
+    return {
+        "dataset": accepted.dataset,
+        "la_code": accepted.la_code,
+        "month": str(accepted.month),
+        "status": result.status,
+        "load_id": result.load_id,
+        "rows": result.rows,
+        "earliest": str(result.earliest) if result.earliest else None,
+    }
+
+
+def recompute(loaded: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Recompute the measures the load changed (nothing for an unchanged file)."""
+    from etl.warehouse.load import recompute_after_load
+
+    months: list[Month] = []
+    if loaded["status"] == "loaded":
+        earliest = loaded.get("earliest")
+        months = recompute_after_load(
+            warehouse(settings),
+            dataset=loaded["dataset"],
+            la_code=loaded["la_code"],
+            month=Month.parse(loaded["month"]),
+            earliest=Month.parse(earliest) if earliest else None,
+        )
+    return {**loaded, "months_recomputed": [str(m) for m in months]}
+
+
+def settings() -> Settings:
+    """Settings as a task sees them (environment, plus ``.env``)."""
+    return load_settings()
+
+
+def reject(result: Any, context: Any) -> None:
+    """Tell the data engineers a file was rejected, then fail the task (no retry)."""
+    from etl.orchestration.alerts import FileRejected, rejection_lines, send_to_engineers
+
+    send_to_engineers(
+        f"csc-pipeline: {result.file} rejected, nothing loaded",
+        rejection_lines(result),
+        context,
+    )
+    errors = "; ".join(p.describe() for p in result.errors[:3])
+    raise FileRejected(f"{result.file} rejected and quarantined: {errors}")
+
+
+def report_targets(context: Any) -> list[dict[str, Any]]:
+    """The packs a report run is for: the Params, else the loads that triggered it.
+
+    A run with neither (a manual run with no month) reports the month
+    before the run for every configured LA.
+    """
+    from etl.orchestration.targets import run_targets, targets_from_events
+
+    params = context["params"]
+    events = context.get("triggering_asset_events") or {}
+    if not params.get("month"):
+        from_events = targets_from_events(events)
+        if from_events:
+            return from_events
+    dag_run = context["dag_run"]
+    return run_targets(
+        month_param=params.get("month"),
+        la_param=params.get("la_code"),
+        la_codes=settings().la_codes,
+        logical_date=dag_run.logical_date,
+        run_after=dag_run.run_after,
+    )
+
+
+def _smtp() -> Any:
+    """The pack's SMTP settings from ``smtp_default``, or None for the outbox."""
+    from etl.orchestration.alerts import smtp_connection
+    from etl.report.delivery import SmtpSettings
+
+    connection = smtp_connection()
+    return None if connection is None else SmtpSettings.from_airflow_connection(connection)
+
+
+def publish(target: dict[str, Any], settings: Settings, *, force: bool = False) -> dict[str, Any]:
+    """Render, archive and send the pack, once every dataset of the month is loaded.
+
+    A pack with a dataset missing is not sent (it would silently show blanks
+    where the commissioner expects figures): the run records what it waits
+    for, and the deadline DAG tells the engineers if it never comes.
+    """
+    from etl.report.publish import missing_datasets, publish_pack
+
+    engine = warehouse(settings)
+    la_code, month = target["la_code"], Month.parse(target["month"])
+    missing = missing_datasets(engine, la_code, month)
+    if missing:
+        log.warning("pack %s %s not built: waiting for %s", la_code, month, ", ".join(missing))
+        return {**target, "status": "waiting", "missing": missing}
+    result = publish_pack(engine, settings, la_code, month, send=True, force=force, smtp=_smtp())
+    return {**target, "status": "published", **result.summary()}
+
+
+def check_deadline(target: dict[str, Any], settings: Settings, context: Any) -> dict[str, Any]:
+    """Alert the engineers when a month's pack has not gone by the deadline."""
+    from etl.orchestration.alerts import send_to_engineers
+    from etl.report.publish import missing_datasets, pack_sent
+
+    engine = warehouse(settings)
+    la_code, month = target["la_code"], Month.parse(target["month"])
+    if pack_sent(engine, la_code, month):
+        return {**target, "status": "sent"}
+    missing = missing_datasets(engine, la_code, month)
+    if missing:
+        lines = [
+            f"The commissioner's pack for LA {la_code}, {month} has not been sent: "
+            f"no {', '.join(missing)} extract has been loaded for the month.",
+            "",
+            *(
+                f"  - {dataset}: expected as "
+                f"{extract_filename(dataset, la_code, month)} in {settings.landing_dir}"
+                for dataset in missing
+            ),
+            "",
+            "Check the quarantine folder for a rejected file, or chase the extract.",
+        ]
+    else:
+        lines = [
+            f"Every extract for LA {la_code}, {month} is loaded but the pack has not been "
+            "sent: see the csc_report DAG's runs for the error.",
+        ]
+    send_to_engineers(f"csc-pipeline: {la_code} {month} pack missed its deadline", lines, context)
+    return {**target, "status": "late", "missing": missing}
