@@ -11,3 +11,7 @@ class CscError(Exception):
 
 class ConfigError(CscError):
     """A setting is missing or wrong."""
+
+
+class MailUnavailable(CscError):
+    """The mail server could not be reached or refused the message: worth a retry."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -11,6 +13,20 @@ import pytest
 
 from etl import validation
 from etl.contracts import load_contract
+from etl.orchestration.local import airflow_environment
+
+# Airflow reads its configuration once, when first imported: every test
+# process gets a private Airflow home (SQLite metadata DB) before any test
+# imports it.  Sensors look every second and give up after a few, so a test
+# of a missing file takes seconds, not a week.
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="csc-airflow-"))
+os.environ.update(airflow_environment(AIRFLOW_HOME))
+os.environ.update(
+    {
+        "AIRFLOW__CSC_PIPELINE__SENSOR_POKE_SECONDS": "1",
+        "AIRFLOW__CSC_PIPELINE__SENSOR_TIMEOUT_SECONDS": "3",
+    }
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC_DIR = REPO.parent / "shared" / "spec"

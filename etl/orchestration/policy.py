@@ -27,7 +27,7 @@ SECTION = "csc_pipeline"
 TRANSIENT = [
     "sqlalchemy.exc.OperationalError",
     "sqlalchemy.exc.InterfaceError",
-    "etl.report.delivery.MailUnavailable",
+    "etl.errors.MailUnavailable",
     "smtplib.SMTPServerDisconnected",
     "smtplib.SMTPConnectError",
     "builtins.ConnectionError",
