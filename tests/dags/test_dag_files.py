@@ -187,10 +187,12 @@ def test_catchup_is_set_on_purpose_in_every_dag_definition() -> None:
 
 
 def test_transient_faults_retry_and_everything_else_fails_at_once() -> None:
+    from smtplib import SMTPServerDisconnected
+
+    from airflow.sdk.definitions.retry_policy import RetryAction
+
     from etl.errors import MailUnavailable
     from etl.orchestration.alerts import FileRejected
-    from smtplib import SMTPServerDisconnected
-    from airflow.sdk.definitions.retry_policy import RetryAction
 
     policy_ = policy.TRANSIENT_ONLY
     database_down = sa.exc.OperationalError("SELECT 1", {}, ConnectionRefusedError())
