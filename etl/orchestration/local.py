@@ -87,9 +87,19 @@ class RunOutcome:
         return self.state == "success"
 
 
+#: Each DAG's Param defaults, as first seen (see :func:`run_dag`).
+_DEFAULTS: dict[str, dict[str, Any]] = {}
+
+
 def run_dag(dag: Any, conf: Mapping[str, Any]) -> RunOutcome:
-    """Run ``dag`` once, now, with no logical date (a manual run) and ``conf`` Params."""
-    run = dag.test(run_conf=dict(conf), logical_date=None)
+    """Run ``dag`` once, now, with no logical date (a manual run) and ``conf`` Params.
+
+    Every Param is passed, defaults included: a run executed in-process
+    updates the DAG object's own Params with its conf, so a Param left out
+    would silently take the previous run's value.
+    """
+    defaults = _DEFAULTS.setdefault(dag.dag_id, {k: dag.params[k] for k in dag.params})
+    run = dag.test(run_conf={**defaults, **conf}, logical_date=None)
     tasks: dict[str, str] = {}
     for ti in run.get_task_instances():
         key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"

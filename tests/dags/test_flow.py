@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 
 from etl.months import Month
@@ -140,3 +141,21 @@ def test_a_file_that_never_lands_times_out_and_alerts(pipeline: Pipeline) -> Non
     assert current_loads(pipeline, MONTH) == {}
     failed = [s for s in pipeline.mail.subjects() if "wait_for_extract failed" in s]
     assert failed, pipeline.mail.subjects()
+
+
+def test_without_smtp_the_engineers_alert_goes_to_the_outbox(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import email
+    import email.policy
+
+    monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT")
+    (workforce,) = pipeline.land(MONTH, datasets=("workforce",))
+    workforce.write_text("not,the,workforce,header\n1,2,3,4\n", encoding="utf-8")
+    outcome = pipeline.run("csc_ingest_workforce", month=str(MONTH))
+    assert outcome.tasks["validate[0]"] == "failed"
+    assert pipeline.mail.messages == []
+    (saved,) = pipeline.settings.outbox_dir.glob("*.eml")
+    message = email.message_from_bytes(saved.read_bytes(), policy=email.policy.default)
+    assert "workforce_330_2024-04.csv rejected" in str(message["Subject"])
+    assert "csc-data-engineering@example.gov.uk" in str(message["To"])
