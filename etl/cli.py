@@ -233,6 +233,66 @@ def cmd_gx_suites(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Render the month's pack (HTML, kpis.csv); with --send, e-mail each audience once."""
+    from etl.report.config import load_pack_config
+    from etl.report.deliveries import deliveries_ready
+    from etl.report.delivery import retrying, smtp_from_environment
+    from etl.report.publish import missing_datasets, publish_pack
+
+    if args.force and not args.send:
+        raise CscError("--force only applies with --send")
+    settings = load_settings()
+    config = load_pack_config()
+    smtp = smtp_from_environment() if args.send else None
+    engine = _engine(settings.warehouse_url)
+    if not deliveries_ready(engine):
+        raise CscError(
+            f"the warehouse at {_safe_url(settings.warehouse_url)} is not up to date: "
+            "run `csc-pipeline init` first"
+        )
+    where = f"LA {args.la}, {args.month}"
+    missing = missing_datasets(engine, args.la, args.month)
+    if missing and args.send and not args.force:
+        raise CscError(
+            f"no {', '.join(missing)} file is loaded for {where}, so the pack would show "
+            "its measures as not available: render it without --send, or add --force to "
+            "send it anyway"
+        )
+    if missing:
+        console.print(f"[yellow]Not loaded for {where}: {', '.join(missing)}[/yellow]")
+    attempts = smtp.attempts if smtp else 1
+
+    def retry(attempt: int, exc: CscError) -> None:
+        errors.print(
+            f"{exc}; trying again ({attempt} of {attempts - 1})", markup=False, soft_wrap=True
+        )
+
+    with console.status(f"Rendering the pack for {where}"):
+        result = retrying(
+            lambda: publish_pack(
+                engine,
+                settings,
+                args.la,
+                args.month,
+                send=args.send,
+                force=args.force,
+                smtp=smtp,
+                config=config,
+            ),
+            attempts=attempts,
+            on_retry=retry,
+        )
+    console.print(
+        f"Pack for {where}: {result.html} (and {Path(result.kpis_csv).name} beside it)",
+        markup=False,
+        soft_wrap=True,
+    )
+    outcome = result.describe() if args.send else "not sent (add --send to send it)"
+    console.print(f"E-mail: {outcome}", markup=False, soft_wrap=True)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The whole job on the embedded defaults, through the real Airflow DAGs."""
     import os
@@ -341,6 +401,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gx-dir", type=Path, help="GX project folder (default expectations/)")
     p.set_defaults(handler=cmd_gx_suites)
 
+    p = sub.add_parser("report", help="render the commissioner's pack; --send e-mails it")
+    p.add_argument("--la", type=_la_code, required=True, help="DfE LA code, e.g. 330")
+    p.add_argument("--month", type=_month, required=True, help="reporting month, YYYY-MM")
+    p.add_argument(
+        "--send",
+        action="store_true",
+        help="e-mail each audience its copy (SMTP from AIRFLOW_CONN_SMTP_DEFAULT, else "
+        "the outbox); a pack already sent is not sent again",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="with --send: send again even if already sent, or with a dataset missing",
+    )
+    p.set_defaults(handler=cmd_report)
+
     p = sub.add_parser("demo", help="the whole job on the embedded defaults, through the DAGs")
     p.add_argument(
         "--months", type=int, default=36, help="how many months from 2022-04 (default 36)"
@@ -355,8 +431,10 @@ def _configure_logging() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # GX narrates its internals at INFO; only its warnings matter here.
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    # GX, Alembic and Airflow narrate their internals at INFO; only their
+    # warnings matter to someone at the command line.
+    for noisy in ("great_expectations", "alembic", "airflow"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,7 @@ class RunOutcome:
     dag_id: str
     state: str
     tasks: dict[str, str]
+    seconds: float = 0.0
 
     @property
     def succeeded(self) -> bool:
@@ -99,9 +101,11 @@ def run_dag(dag: Any, conf: Mapping[str, Any]) -> RunOutcome:
     would silently take the previous run's value.
     """
     defaults = _DEFAULTS.setdefault(dag.dag_id, {k: dag.params[k] for k in dag.params})
+    started = time.perf_counter()
     run = dag.test(run_conf={**defaults, **conf}, logical_date=None)
+    seconds = time.perf_counter() - started
     tasks: dict[str, str] = {}
     for ti in run.get_task_instances():
         key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
         tasks[key] = str(ti.state)
-    return RunOutcome(dag.dag_id, str(run.state), tasks)
+    return RunOutcome(dag.dag_id, str(run.state), tasks, seconds)
