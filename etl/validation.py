@@ -181,7 +181,7 @@ def run_suite(
     context = _context(gx_dir)
     definition = context.validation_definitions.get(dataset)
     return definition.run(
-        batch_parameters={"dataframe": frame},
+        batch_parameters={"dataframe": _for_gx(frame)},
         expectation_parameters=dict(parameters),
         result_format={
             "result_format": "COMPLETE",
@@ -189,6 +189,21 @@ def run_suite(
             "return_unexpected_index_query": False,
         },
     )
+
+
+def _for_gx(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with dates at nanosecond resolution, as GX's pandas engine expects.
+
+    pandas 3 reads dates at millisecond resolution; GX compares only
+    ``datetime64[ns]`` columns vectorised and falls back to a Python call per
+    value for anything else (a third of the suite's time on a big file).
+    """
+    dates = {
+        name: "datetime64[ns]"
+        for name, dtype in frame.dtypes.items()
+        if pd.api.types.is_datetime64_dtype(dtype) and dtype != "datetime64[ns]"
+    }
+    return frame.astype(dates) if dates else frame
 
 
 def _problems(
