@@ -212,3 +212,37 @@ measures = sa.Table(
     sa.Column("reason", sa.String(200), nullable=True),  # why value is blank
     sa.PrimaryKeyConstraint("la_code", "month", "kpi_id"),
 )
+
+# --- deliveries of the commissioner's pack ----------------------------------------------
+
+DELIVERY_STATUSES: tuple[str, ...] = ("sent", "correction", "forced")
+DELIVERY_TRANSPORTS: tuple[str, ...] = ("smtp", "outbox")
+
+# One row per e-mail of a pack that went (SMTP accepted it, or its .eml was
+# written to the outbox), written only after it went: what makes re-running
+# a month send nothing (etl.report.publish).  pack_sha256 is the digest of
+# the audience's content, so a changed pack is told from the same one.
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("delivery_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("la_code", LA_CODE, nullable=False),
+    sa.Column("month", sa.Date, nullable=False),  # reporting month (first day)
+    sa.Column("audience", sa.String(40), nullable=False),
+    sa.Column("pack_sha256", sa.String(64), nullable=False),
+    # sent: the first of the month; correction: the pack changed since the
+    # last one went; forced: the same pack again, on request.
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("message_id", sa.String(255), nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recipients", sa.Integer, nullable=False),
+    sa.Column("transport", sa.String(8), nullable=False),
+    sa.CheckConstraint(sa.column("status").in_(DELIVERY_STATUSES), name="status"),
+    sa.CheckConstraint(sa.column("transport").in_(DELIVERY_TRANSPORTS), name="transport"),
+)
+sa.Index(
+    "ix_deliveries_la_code_month_audience",
+    deliveries.c.la_code,
+    deliveries.c.month,
+    deliveries.c.audience,
+)

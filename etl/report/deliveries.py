@@ -1,0 +1,105 @@
+"""The record of packs that went: the ``deliveries`` table.
+
+A row is written only after its e-mail went (SMTP accepted it or the
+``.eml`` is in the outbox), so a mail server that is down leaves nothing
+behind and the next run sends.  The latest row per audience says what that
+audience last received.
+
+Two publishers of the same month (two DAG runs, the DAG and the command line)
+must not both see "not sent yet" and both send: :func:`delivery_lock` holds
+a lock per LA and month from reading the last delivery until the new one is
+recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from etl.months import Month
+from etl.warehouse.db import Bind, is_postgresql, schema_of, transaction
+from etl.warehouse.schema import deliveries
+
+
+@dataclass(frozen=True)
+class Delivery:
+    audience: str
+    pack_sha256: str
+    #: sent, correction or forced.
+    status: str
+    message_id: str
+    sent_at: datetime
+    recipients: int
+    #: smtp or outbox.
+    transport: str
+
+
+@contextmanager
+def delivery_lock(engine: Engine, la_code: str, month: Month) -> Iterator[Connection]:
+    """A write transaction that no other publisher of the LA and month holds at once.
+
+    PostgreSQL: a transaction-level advisory lock (released at commit or
+    rollback, also when the client dies).  SQLite: the transaction begins
+    with BEGIN IMMEDIATE, holding the database's write lock.  The lock spans
+    one e-mail's send, a few seconds at most (the SMTP timeout bounds it).
+    """
+    with transaction(engine, write=True) as connection:
+        if is_postgresql(connection):
+            name = f"csc-pipeline deliver {schema_of(connection)} {la_code} {month}"
+            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        yield connection
+
+
+def last_deliveries(bind: Bind, la_code: str, month: Month) -> dict[str, Delivery]:
+    """Per audience, the latest delivery of the month's pack."""
+    d = deliveries
+    query = (
+        sa.select(d)
+        .where(d.c.la_code == la_code, d.c.month == month.start)
+        .order_by(d.c.sent_at, d.c.delivery_id)
+    )
+    with transaction(bind) as connection:
+        rows = connection.execute(query).all()
+    latest: dict[str, Delivery] = {}
+    for row in rows:  # in order: later rows replace earlier ones
+        latest[row.audience] = Delivery(
+            audience=row.audience,
+            pack_sha256=row.pack_sha256,
+            status=row.status,
+            message_id=row.message_id,
+            sent_at=row.sent_at,
+            recipients=row.recipients,
+            transport=row.transport,
+        )
+    return latest
+
+
+def record_delivery(bind: Bind, la_code: str, month: Month, delivery: Delivery) -> None:
+    """Record that ``delivery`` went (call only after it did)."""
+    with transaction(bind, write=True) as connection:
+        connection.execute(
+            sa.insert(deliveries).values(
+                la_code=la_code,
+                month=month.start,
+                audience=delivery.audience,
+                pack_sha256=delivery.pack_sha256,
+                status=delivery.status,
+                message_id=delivery.message_id,
+                sent_at=delivery.sent_at,
+                recipients=delivery.recipients,
+                transport=delivery.transport,
+            )
+        )
+
+
+def deliveries_ready(bind: Bind) -> bool:
+    """True when the warehouse has the deliveries table (migration 0002 applied)."""
+    with transaction(bind) as connection:
+        return sa.inspect(connection).has_table("deliveries", schema=schema_of(connection))

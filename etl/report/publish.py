@@ -1,0 +1,286 @@
+"""Publishing a month's pack: render, archive, and send each audience its copy once.
+
+:func:`publish_pack` is what the ``csc_report`` DAG and ``csc-pipeline
+report`` call.  Per audience it compares the digest of the copy it would
+send with the last one that audience received (the ``deliveries`` table):
+
+* nothing sent yet: send ("sent");
+* the same pack: send nothing ("already sent"), unless ``force`` ("forced");
+* a different pack (a file was resubmitted since): send it marked as a
+  correction ("correction").
+
+A delivery is recorded only after its e-mail went, so a mail server that is
+down fails the run (:class:`~etl.report.delivery.MailUnavailable`, which the
+DAG retries) with nothing recorded, and the next run sends exactly once.
+The check, the send and the record happen under a lock per LA and month
+(:func:`~etl.report.deliveries.delivery_lock`), so two publishers at once
+still send each audience one e-mail.  (A crash between the server accepting
+a message and the record being committed would send it again next time: at
+least once, never silently not at all.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from etl.contracts import DATASETS
+from etl.errors import CscError
+from etl.months import Month
+from etl.report.archive import (
+    CSV_FILE,
+    PACK_FILE,
+    archive,
+    audience_file,
+    kpis_csv,
+    pack_dir,
+)
+from etl.report.charts import render_all
+from etl.report.config import Audience, PackConfig, load_pack_config
+from etl.report.content import PackData, gather
+from etl.report.deliveries import Delivery, delivery_lock, last_deliveries, record_delivery
+from etl.report.delivery import SmtpSettings, send_message
+from etl.report.figures import day
+from etl.report.message import build_message
+from etl.report.render import data_uris, render_html
+from etl.report.view import View, build_view
+from etl.settings import Settings
+from etl.warehouse.db import Bind, transaction
+from etl.warehouse.schema import loads, measures
+
+SENT = "sent"
+CORRECTION = "correction"
+FORCED = "forced"
+ALREADY_SENT = "already sent"
+NOT_SENT = "not sent"
+
+
+class NothingToReport(CscError):
+    """No extract of any dataset is loaded for the LA and month."""
+
+
+@dataclass(frozen=True)
+class AudienceOutcome:
+    audience: str
+    #: sent, correction, forced, already sent, or not sent (rendered only).
+    outcome: str
+    recipients: int
+    pack_sha256: str
+    #: The archived copy this audience gets.
+    html: str
+    #: Where the e-mail went (``smtp://host:port`` or the ``.eml`` path).
+    where: str | None = None
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What a publish did: small and plain, so it fits an Airflow XCom."""
+
+    la_code: str
+    month: Month
+    html: str
+    kpis_csv: str
+    audiences: tuple[AudienceOutcome, ...]
+    #: Datasets with no file loaded for the month (their measures are blank).
+    missing: tuple[str, ...]
+
+    @property
+    def sent(self) -> int:
+        return sum(a.outcome in (SENT, CORRECTION, FORCED) for a in self.audiences)
+
+    def summary(self) -> dict[str, str | int]:
+        """Plain values for XCom and logs (no ``status`` key: the DAG sets its own)."""
+        result: dict[str, str | int] = {
+            "la_code": self.la_code,
+            "month": str(self.month),
+            "html": self.html,
+            "kpis_csv": self.kpis_csv,
+            "sent": self.sent,
+            "missing": ", ".join(self.missing),
+        }
+        for audience in self.audiences:
+            result[f"audience.{audience.audience}"] = audience.outcome
+        return result
+
+    def describe(self) -> str:
+        """One line for people: the outcome per audience."""
+        parts = [
+            f"{a.audience}: {a.outcome}{f' ({a.where})' if a.where else ''}" for a in self.audiences
+        ]
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """One rendering of the pack (unsuppressed, or suppressed)."""
+
+    view: View
+    charts: dict[str, bytes]
+
+
+def publish_pack(
+    engine: Engine,
+    settings: Settings,
+    la_code: str,
+    month: Month,
+    *,
+    send: bool,
+    force: bool = False,
+    smtp: SmtpSettings | None = None,
+    config: PackConfig | None = None,
+) -> PublishResult:
+    """Render and archive the pack of ``la_code`` and ``month``; with ``send``, e-mail it.
+
+    ``smtp`` None writes the e-mails as ``.eml`` files to the outbox.
+    Raises :class:`NothingToReport` when no file of the month is loaded, and
+    :class:`~etl.report.delivery.MailUnavailable` /
+    :class:`~etl.report.delivery.MailRefused` when a send fails (audiences
+    already sent in the same run stay recorded).
+    """
+    config = config or load_pack_config()
+    data = gather(engine, la_code, month)
+    if not data.loaded_datasets:
+        raise NothingToReport(
+            f"no extract is loaded for LA {la_code}, {month}: there is no pack to make"
+        )
+    copies = _render(data, config)
+    folder = pack_dir(settings.reports_dir, la_code, month)
+    html = archive(folder / PACK_FILE, _archived_html(copies[False]))
+    csv_path = archive(folder / CSV_FILE, kpis_csv(data.kpis.values()))
+    run = _Run(engine, settings, data, config, smtp, force)
+    outcomes = []
+    for audience in config.audiences:
+        copy = copies[audience.suppress_small_numbers]
+        archived = html
+        if audience.suppress_small_numbers:
+            archived = archive(folder / audience_file(audience.name), _archived_html(copy))
+        digest = copy.view.digest()
+        outcome = AudienceOutcome(
+            audience.name, NOT_SENT, len(audience.recipients), digest, str(archived)
+        )
+        if send:
+            outcome = run.deliver(audience, copy, outcome)
+        outcomes.append(outcome)
+    return PublishResult(
+        la_code,
+        month,
+        str(html),
+        str(csv_path),
+        tuple(outcomes),
+        tuple(d for d in DATASETS if d not in data.loaded_datasets),
+    )
+
+
+def _render(data: PackData, config: PackConfig) -> dict[bool, _Copy]:
+    """The unsuppressed copy (archived as the commissioner's pack) and, if any
+    audience needs it, the suppressed one."""
+    variants = {False} | {a.suppress_small_numbers for a in config.audiences}
+    copies = {}
+    for suppress in sorted(variants):
+        view = build_view(data, config, suppress=suppress)
+        copies[suppress] = _Copy(view, render_all(view.charts))
+    return copies
+
+
+def _archived_html(copy: _Copy) -> bytes:
+    return render_html(copy.view, data_uris(copy.charts)).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every audience's delivery in one publish shares."""
+
+    engine: Engine
+    settings: Settings
+    data: PackData
+    config: PackConfig
+    smtp: SmtpSettings | None
+    force: bool
+
+    def deliver(self, audience: Audience, copy: _Copy, outcome: AudienceOutcome) -> AudienceOutcome:
+        """Send ``audience`` its copy unless it has it already; record what went.
+
+        Under the month's delivery lock, so a second publisher waits and then
+        finds this delivery recorded.  A failed send rolls the transaction
+        back: nothing is recorded.
+        """
+        with delivery_lock(self.engine, self.data.la_code, self.data.month) as connection:
+            last = last_deliveries(connection, self.data.la_code, self.data.month).get(
+                audience.name
+            )
+            if last is None:
+                status = SENT
+            elif last.pack_sha256 != outcome.pack_sha256:
+                status = CORRECTION
+            elif self.force:
+                status = FORCED
+            else:
+                return replace(outcome, outcome=ALREADY_SENT)
+            message = build_message(
+                copy.view,
+                copy.charts,
+                audience=audience,
+                sender=(self.smtp.from_address if self.smtp else None) or self.config.sender,
+                correction=day(last.sent_at) if status == CORRECTION and last else None,
+            )
+            where = send_message(message, self.smtp, self.settings.outbox_dir)
+            record_delivery(
+                connection,
+                self.data.la_code,
+                self.data.month,
+                Delivery(
+                    audience=audience.name,
+                    pack_sha256=outcome.pack_sha256,
+                    status=status,
+                    message_id=str(message["Message-ID"]),
+                    sent_at=datetime.now(UTC),
+                    recipients=len(audience.recipients),
+                    transport="smtp" if self.smtp else "outbox",
+                ),
+            )
+        return replace(outcome, outcome=status, where=where)
+
+
+# --- for the deadline check -------------------------------------------------------------
+
+
+#: A plain count each dataset gives every month whose file is loaded (0 at
+#: least): NULL or absent means the month's measures were computed before the
+#: file was loaded, or not yet since.
+_LOADED_MEASURE = {"workforce": "permanent_fte", "referrals": "referrals", "closures": "closures"}
+
+
+def missing_datasets(bind: Bind, la_code: str, month: Month) -> list[str]:
+    """Datasets (in DATASETS order) the month's pack cannot show yet.
+
+    A dataset is missing when it has no current load for the LA and month,
+    or when its measures have not been computed since it was loaded (the
+    DAG loads and recomputes in separate tasks; a pack made in between would
+    show the dataset as not available).
+    """
+    current = sa.select(loads.c.dataset).where(
+        loads.c.la_code == la_code,
+        loads.c.month == month.start,
+        loads.c.status == "loaded",
+        loads.c.superseded_by.is_(None),
+    )
+    computed = sa.select(measures.c.kpi_id).where(
+        measures.c.la_code == la_code,
+        measures.c.month == month.start,
+        measures.c.kpi_id.in_(list(_LOADED_MEASURE.values())),
+        measures.c.value.is_not(None),
+    )
+    with transaction(bind) as connection:
+        loaded = set(connection.scalars(current))
+        counted = set(connection.scalars(computed))
+    return [d for d in DATASETS if d not in loaded or _LOADED_MEASURE[d] not in counted]
+
+
+def pack_sent(bind: Bind, la_code: str, month: Month, *, config: PackConfig | None = None) -> bool:
+    """Whether every configured audience has been sent the month's pack."""
+    config = config or load_pack_config()
+    sent = last_deliveries(bind, la_code, month)
+    return all(audience.name in sent for audience in config.audiences)

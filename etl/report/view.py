@@ -1,0 +1,358 @@
+"""What one audience's copy of the pack shows: every figure already formatted.
+
+:func:`build_view` turns :class:`~etl.report.content.PackData` into a
+:class:`View` of plain, frozen dataclasses holding text, so the templates only
+lay it out (no arithmetic, no formatting, no suppression logic in Jinja).
+The view depends only on the data, the configuration and whether small
+numbers are suppressed; :meth:`View.digest` hashes it, which is how a changed
+pack is told from one already sent (cosmetic template changes do not count
+as a change of the pack).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+from etl.report import appendix, trends
+from etl.report.config import PackConfig, Rag
+from etl.report.content import PackData
+from etl.report.figures import (
+    Shown,
+    display_precision,
+    moment,
+    month_name,
+    number_text,
+    short_month,
+    shown,
+)
+from etl.report.reference import SECTIONS, catalogue, england
+from etl.report.tables import Table, needs_table, sources_table, teams_table
+from etl.report.trends import Chart
+from etl.warehouse.measures import KPI_IDS
+
+_STATUS = {
+    Rag.GREEN: "On target",
+    Rag.AMBER: "Near target",
+    Rag.RED: "Off target",
+}
+_SECTION_TITLES = {
+    "workforce": "Workforce",
+    "referrals": "Referrals and assessments",
+    "closures": "Closures",
+}
+#: The closure measures shown in the capacity call-out, not in the closures table.
+_CAPACITY = ("capacity_closures", "capacity_closures_3m")
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A headline figure against the plan."""
+
+    kpi_id: str
+    label: str
+    figure: Shown
+    rag: str
+    status: str
+    target: str
+    plan: str
+    previous: str
+    england: str
+
+
+@dataclass(frozen=True)
+class MeasureRow:
+    kpi_id: str
+    label: str
+    figure: Shown
+    previous: Shown
+    target: str
+    england: str
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    rows: tuple[MeasureRow, ...]
+    tables: tuple[Table, ...]
+    charts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Capacity closures, called out on their own."""
+
+    this_month: Shown
+    three_months: Shown
+    by_month: tuple[tuple[str, Shown], ...]
+    rag: str
+    status: str
+    target: str
+    period: str
+
+
+@dataclass(frozen=True)
+class EnglandRow:
+    label: str
+    la: Shown
+    england: str
+    period: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Definition:
+    kpi_id: str
+    label: str
+    section: str
+    text: str
+
+
+@dataclass(frozen=True)
+class View:
+    """One audience's pack, ready to lay out."""
+
+    la_code: str
+    council: str
+    month: str
+    month_name: str
+    plan_name: str
+    plan_month: str
+    suppressed: bool
+    missing: tuple[str, ...]
+    figures_as_at: str
+    tiles: tuple[Tile, ...]
+    capacity: Capacity
+    sections: tuple[Section, ...]
+    charts: tuple[Chart, ...]
+    england: tuple[EnglandRow, ...]
+    england_notes: tuple[str, ...]
+    appendix: appendix.Appendix
+    definitions: tuple[Definition, ...]
+
+    def digest(self) -> str:
+        """SHA-256 of the content: equal digests mean the same pack."""
+        text = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def chart(self, key: str) -> Chart:
+        for chart in self.charts:
+            if chart.key == key:
+                return chart
+        raise KeyError(key)
+
+
+# --- building -------------------------------------------------------------------------
+
+
+class _Builder:
+    """Formats the figures of one pack for one audience."""
+
+    def __init__(self, data: PackData, config: PackConfig, suppress: bool) -> None:
+        self.data = data
+        self.config = config
+        self.suppress = suppress
+        self.catalogue = catalogue()
+        self.england = england()
+        self.plan_month = config.plan.plan_month(data.month)
+        #: Per month, that month's values (suppression may look at another measure).
+        self.by_month = [
+            {kpi_id: data.history[kpi_id][i] for kpi_id in KPI_IDS} for i in range(len(data.months))
+        ]
+
+    def figure(self, kpi_id: str, back: int = 0) -> Shown:
+        """``kpi_id`` as shown, ``back`` months before the pack's month."""
+        index = len(self.data.months) - 1 - back
+        value = self.data.kpis[kpi_id] if back == 0 else self.data.history[kpi_id][index]
+        return shown(
+            value,
+            self.catalogue[kpi_id],
+            suppress=self.suppress,
+            month_values=self.data.kpis if back == 0 else self.by_month[index],
+        )
+
+    def previous(self, kpi_id: str) -> Shown:
+        return self.figure(kpi_id, back=1)
+
+    def target(self, kpi_id: str) -> tuple[float | None, str]:
+        target = self.config.targets.get(kpi_id)
+        if target is None or self.plan_month < 1:
+            return None, ""
+        value = target.at(self.plan_month)
+        unit = self.catalogue[kpi_id].unit
+        return value, f"Target {number_text(value, unit)}"
+
+    def england_text(self, kpi_id: str) -> str:
+        found = self.england.for_measure(kpi_id, self.data.month)
+        if found is None or self.catalogue[kpi_id].unit == "count":
+            return ""
+        unit = self.catalogue[kpi_id].unit
+        return f"England {number_text(found.value, unit)} ({found.period})"
+
+    def rag(self, kpi_id: str) -> tuple[Rag, str]:
+        target, _text = self.target(kpi_id)
+        figure = self.figure(kpi_id)
+        value = self.data.kpis[kpi_id].value
+        if target is None:
+            return Rag.NONE, "No target yet" if kpi_id in self.config.targets else "No target"
+        if not figure.available or value is None:
+            return Rag.NONE, "Not rated"
+        unit = self.catalogue[kpi_id].unit
+        rag = self.config.targets[kpi_id].rag(display_precision(value, unit), target)
+        return rag, _STATUS[rag]
+
+    def plan_text(self, kpi_id: str) -> str:
+        target = self.config.targets[kpi_id]
+        unit = self.catalogue[kpi_id].unit
+        steps = [
+            f"{number_text(m.target, unit)} by "
+            f"{short_month(self.config.plan.month_of(m.by_plan_month))}"
+            for m in target.milestones
+        ]
+        return "Plan: " + ", ".join(steps)
+
+    def tile(self, kpi_id: str) -> Tile:
+        rag, status = self.rag(kpi_id)
+        previous = self.previous(kpi_id)
+        prior_month = short_month(self.data.months[-2])
+        return Tile(
+            kpi_id=kpi_id,
+            label=self.catalogue[kpi_id].label,
+            figure=self.figure(kpi_id),
+            rag=rag.value,
+            status=status,
+            target=self.target(kpi_id)[1],
+            plan=self.plan_text(kpi_id),
+            previous=f"{prior_month}: {previous.text}",
+            england=self.england_text(kpi_id),
+        )
+
+    def row(self, kpi_id: str) -> MeasureRow:
+        return MeasureRow(
+            kpi_id=kpi_id,
+            label=self.catalogue[kpi_id].label,
+            figure=self.figure(kpi_id),
+            previous=self.previous(kpi_id),
+            target=self.target(kpi_id)[1],
+            england=self.england_text(kpi_id),
+        )
+
+    def section(self, key: str) -> Section:
+        kpi_ids = [k for k in KPI_IDS if self.catalogue[k].section == key and k not in _CAPACITY]
+        tables: list[Table] = []
+        charts: tuple[str, ...] = ()
+        if key == "workforce":
+            tables.append(teams_table(self.data, suppress=self.suppress))
+            charts = ("workforce_rates", "caseload")
+        elif key == "referrals":
+            tables.append(sources_table(self.data, suppress=self.suppress))
+            tables.append(needs_table(self.data, suppress=self.suppress))
+            charts = ("referrals", "referral_rates")
+        else:
+            charts = ("capacity",)
+        return Section(
+            key, _SECTION_TITLES[key], tuple(self.row(k) for k in kpi_ids), tuple(tables), charts
+        )
+
+    def capacity(self) -> Capacity:
+        rag, status = self.rag("capacity_closures_3m")
+        months = self.data.months[-3:]
+        return Capacity(
+            this_month=self.figure("capacity_closures"),
+            three_months=self.figure("capacity_closures_3m"),
+            by_month=tuple(
+                (short_month(m), self.figure("capacity_closures", back=2 - i))
+                for i, m in enumerate(months)
+            ),
+            rag=rag.value,
+            status=status,
+            target=self.target("capacity_closures_3m")[1],
+            period=f"{month_name(months[0])} to {month_name(months[-1])}",
+        )
+
+    def england_rows(self) -> tuple[EnglandRow, ...]:
+        rows = []
+        for kpi_id in KPI_IDS:
+            found = self.england.for_measure(kpi_id, self.data.month)
+            info = self.catalogue[kpi_id]
+            if found is None or info.unit == "count":
+                continue
+            rows.append(
+                EnglandRow(
+                    label=info.label,
+                    la=self.figure(kpi_id),
+                    england=number_text(found.value, info.unit),
+                    period=found.period,
+                    source=found.source,
+                )
+            )
+        return tuple(rows)
+
+    def england_notes(self) -> tuple[str, ...]:
+        notes = []
+        for kpi_id in KPI_IDS:
+            found = self.england.for_measure(kpi_id, self.data.month)
+            if found is not None and self.catalogue[kpi_id].unit == "count":
+                notes.append(
+                    f"England, {found.period}: {number_text(found.value, 'count')} "
+                    f"{self.catalogue[kpi_id].label.lower()} ({found.source})."
+                )
+        return tuple(notes)
+
+    def definitions(self) -> tuple[Definition, ...]:
+        return tuple(
+            Definition(
+                k,
+                self.catalogue[k].label,
+                _SECTION_TITLES[self.catalogue[k].section],
+                self.catalogue[k].definition,
+            )
+            for k in KPI_IDS
+        )
+
+    def missing(self) -> tuple[str, ...]:
+        loaded = self.data.loaded_datasets
+        return tuple(
+            f"No {dataset} file is loaded for {month_name(self.data.month)}: its measures "
+            "read “not available”."
+            for dataset in ("workforce", "referrals", "closures")
+            if dataset not in loaded
+        )
+
+    def figures_as_at(self) -> str:
+        times = [r.loaded_at for r in self.data.loads if r.current and r.month == self.data.month]
+        return moment(max(times)) if times else "no files loaded"
+
+    def build(self) -> View:
+        plan = self.config.plan
+        plan_month = (
+            f"month {self.plan_month} of the plan (started {month_name(plan.start_month)})"
+            if self.plan_month >= 1
+            else f"before the plan starts ({month_name(plan.start_month)})"
+        )
+        return View(
+            la_code=self.data.la_code,
+            council=self.config.council(self.data.la_code),
+            month=str(self.data.month),
+            month_name=month_name(self.data.month),
+            plan_name=plan.name,
+            plan_month=plan_month,
+            suppressed=self.suppress,
+            missing=self.missing(),
+            figures_as_at=self.figures_as_at(),
+            tiles=tuple(self.tile(k) for k in self.config.targets),
+            capacity=self.capacity(),
+            sections=tuple(self.section(key) for key in SECTIONS),
+            charts=trends.build(self.data, self.config, self.suppress, self.by_month),
+            england=self.england_rows(),
+            england_notes=self.england_notes(),
+            appendix=appendix.build(self.data, suppress=self.suppress),
+            definitions=self.definitions(),
+        )
+
+
+def build_view(data: PackData, config: PackConfig, *, suppress: bool) -> View:
+    """The pack of ``data`` as seen by an audience that does (or does not) suppress."""
+    return _Builder(data, config, suppress).build()

@@ -1,0 +1,203 @@
+"""The pack configuration, the measure catalogue and England's figures, as shipped and as edited."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from etl.errors import ConfigError
+from etl.months import Month
+from etl.report.config import CONFIG_ENV, Rag, Target, config_path, load_pack_config
+from etl.report.reference import catalogue, england
+from etl.report.yamlfile import packaged
+from etl.warehouse.measures import KPI_IDS
+
+
+def test_embedded_configuration() -> None:
+    config = load_pack_config()
+    assert config.sender == "csc-pipeline@example.gov.uk"
+    assert config.deadline_day == 10
+    assert config.data_engineers == ["csc-data-engineering@example.gov.uk"]
+    audiences = {a.name: a.suppress_small_numbers for a in config.audiences}
+    assert audiences == {"commissioner": False, "partnership": True}
+    assert config.plan.start_month == Month(2022, 4)
+    assert config.targets["vacancy_rate"].at(6) == 0.25
+    assert config.targets["vacancy_rate"].at(24) == 0.15
+
+
+def _write(tmp_path: Path, change: dict[str, object] | None = None, drop: str = "") -> Path:
+    data = yaml.safe_load(packaged("pack.yml").read_text(encoding="utf-8"))
+    data.update(change or {})
+    data.pop(drop, None)
+    path = tmp_path / "pack.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_environment_variable_points_at_an_override(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path, {"deadline_day": 7, "sender": "pack@council.gov.uk"})
+    monkeypatch.setenv(CONFIG_ENV, str(path))
+    assert config_path() == path
+    config = load_pack_config()
+    assert (config.deadline_day, config.sender) == (7, "pack@council.gov.uk")
+    monkeypatch.delenv(CONFIG_ENV)
+    assert load_pack_config().deadline_day == 10
+
+
+def test_deadline_day_defaults_to_the_tenth(tmp_path: Path) -> None:
+    assert load_pack_config(_write(tmp_path, drop="deadline_day")).deadline_day == 10
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
+        ({"deadline_day": "10"}, "deadline_day: Input should be a valid integer"),
+        ({"deadline_day": 31}, "deadline_day"),
+        ({"data_engineers": ["not an address"]}, "not e-mail addresses"),
+        (
+            {
+                "targets": {
+                    "vacancy_rate": {
+                        "better": "lower",
+                        "amber_within": 0.03,
+                        "milestones": [{"by_plan_month": 6, "target": 25}],
+                    }
+                }
+            },
+            "a rate is a fraction from 0 to 1 (25% is 0.25), not 25",
+        ),
+        (
+            {
+                "targets": {
+                    "vacancy_rte": {
+                        "better": "lower",
+                        "amber_within": 0,
+                        "milestones": [{"by_plan_month": 6, "target": 0.2}],
+                    }
+                }
+            },
+            "targets for measures not in KPIS.md: ['vacancy_rte']",
+        ),
+        (
+            {
+                "targets": {
+                    "vacancy_rate": {
+                        "better": "lower",
+                        "amber_within": 0,
+                        "milestones": [
+                            {"by_plan_month": 24, "target": 0.2},
+                            {"by_plan_month": 6, "target": 0.3},
+                        ],
+                    }
+                }
+            },
+            "increasing by_plan_month",
+        ),
+        ({"plan": {"name": "x", "start": "April 2022"}}, "plan.start"),
+        ({"council_names": {330: "Somewhere"}}, "council_names"),
+        (
+            {
+                "audiences": [
+                    {
+                        "name": "a",
+                        "title": "A",
+                        "recipients": ["a@x.gov.uk"],
+                        "suppress_small_numbers": True,
+                    }
+                ]
+                * 2
+            },
+            "audience names must be unique",
+        ),
+    ],
+)
+def test_a_wrong_file_is_one_clear_error(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    path = _write(tmp_path, change)
+    with pytest.raises(ConfigError) as caught:
+        load_pack_config(path)
+    assert str(path) in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_missing_and_unparsable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_pack_config(tmp_path / "nowhere.yml")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("audiences: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="is not valid YAML"):
+        load_pack_config(bad)
+
+
+def test_trajectory_between_milestones() -> None:
+    target = Target.model_validate(
+        {
+            "better": "lower",
+            "amber_within": 0.03,
+            "milestones": [
+                {"by_plan_month": 6, "target": 0.25},
+                {"by_plan_month": 24, "target": 0.15},
+            ],
+        }
+    )
+    assert target.at(1) == 0.25  # the first milestone until it is due
+    assert target.at(15) == pytest.approx(0.20)  # half way along the line
+    assert target.at(30) == 0.15  # the last one after it
+    assert target.rag(0.15, 0.15) is Rag.GREEN
+    assert target.rag(0.18, 0.15) is Rag.AMBER  # exactly amber_within over
+    assert target.rag(0.181, 0.15) is Rag.RED
+
+
+def test_higher_is_better_targets() -> None:
+    target = Target.model_validate(
+        {
+            "better": "higher",
+            "amber_within": 0.05,
+            "milestones": [{"by_plan_month": 1, "target": 0.85}],
+        }
+    )
+    assert target.rag(0.90, 0.85) is Rag.GREEN
+    assert target.rag(0.80, 0.85) is Rag.AMBER
+    assert target.rag(0.79, 0.85) is Rag.RED
+
+
+def test_catalogue_covers_every_measure_once() -> None:
+    assert set(catalogue().root) == set(KPI_IDS)
+    assert catalogue()["median_episode_days"].suppress_by == "closures"
+
+
+def test_england_figures_match_kpis_md() -> None:
+    """The published DfE values of KPIS.md, each with its source."""
+    figures = england()
+    table = {
+        2022: (0.200, 0.176, 0.172, 16.6),
+        2023: (0.189, 0.179, 0.159, 16.0),
+        2024: (0.173, 0.162, 0.139, 15.4),
+        2025: (0.142, 0.130, 0.118, 15.2),
+    }
+    for year, values in table.items():
+        found = [f for f in figures.figures if f.source == "csww" and f.reporting_year == year]
+        assert len(found) == 1
+        got = found[0].values
+        measures = ("vacancy_rate", "agency_rate", "turnover_rate_12m", "average_caseload")
+        assert tuple(got[k] for k in measures) == values
+    cin = [f for f in figures.figures if f.source == "cin"]
+    assert cin[0].values == {"referrals": 632830, "re_referral_rate": 0.226, "nfa_rate": 0.065}
+    assert figures.sources["cin"].title == "Characteristics of children in need"
+
+
+def test_england_figure_for_a_month() -> None:
+    figures = england()
+    march_2025 = figures.for_measure("vacancy_rate", Month(2025, 3))
+    assert march_2025 is not None
+    assert (march_2025.value, march_2025.period) == (0.173, "at 30 September 2024")
+    assert "reporting year 2024" in march_2025.source
+    early = figures.for_measure("vacancy_rate", Month(2021, 1))
+    assert early is not None and early.period == "at 30 September 2022"
+    assert figures.for_measure("closures", Month(2025, 3)) is None

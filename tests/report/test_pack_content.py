@@ -1,0 +1,231 @@
+"""The pack rendered from the hand-made warehouse: every figure as worked out by hand.
+
+Runs on SQLite and PostgreSQL (the ``pack_engine`` fixture).  The arithmetic
+is in tests/report/handmade.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from etl.report.config import PackConfig, load_pack_config
+from etl.report.content import gather
+from etl.report.publish import NothingToReport, PublishResult, publish_pack
+from etl.report.view import View, build_view
+from etl.settings import Settings
+from etl.warehouse.measures import KPI_CSV_HEADER, KPI_IDS
+from tests.report import handmade
+from tests.report.conftest import clear, make_settings
+from tests.report.handmade import (
+    EXPECTED,
+    EXPECTED_CSV,
+    EXPECTED_SUPPRESSED,
+    LA,
+    MONTH,
+    load_small_warehouse,
+)
+from tests.report.htmltext import measure_rows, read, visible_text
+from tests.warehouse.frames import pseudo
+
+
+def publish(engine: Engine, settings: Settings, config: PackConfig) -> PublishResult:
+    return publish_pack(engine, settings, LA, MONTH, send=False, config=config)
+
+
+@dataclass(frozen=True)
+class Published:
+    """The hand-made warehouse's pack, rendered once per backend for the reading tests."""
+
+    result: PublishResult
+    settings: Settings
+    view: View
+    html: str
+    partnership: str
+
+
+@pytest.fixture(scope="module")
+def published(pack_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Published:
+    clear(pack_engine)
+    load_small_warehouse(pack_engine)
+    settings = make_settings(tmp_path_factory.mktemp("pack"))
+    config = load_pack_config()
+    result = publish(pack_engine, settings, config)
+    view = build_view(gather(pack_engine, LA, MONTH), config, suppress=False)
+    return Published(
+        result,
+        settings,
+        view,
+        Path(result.html).read_text(encoding="utf-8"),
+        Path(result.audiences[1].html).read_text(encoding="utf-8"),
+    )
+
+
+def test_archive_paths_follow_the_interface(published: Published) -> None:
+    result = published.result
+    folder = published.settings.reports_dir / "330" / "2024-03"
+    assert Path(result.html) == folder / "commissioner-pack.html"
+    assert Path(result.kpis_csv) == folder / "kpis.csv"
+    assert (folder / "partnership-pack.html").is_file()
+    assert [a.outcome for a in result.audiences] == ["not sent", "not sent"]
+    assert result.missing == ()
+
+
+def test_html_figures_are_the_hand_worked_ones(published: Published) -> None:
+    rows = measure_rows(published.html)
+    for label, expected in EXPECTED.items():
+        assert rows[label][0] == expected, label
+
+
+def test_blank_measures_say_why_never_zero(published: Published) -> None:
+    rows = measure_rows(published.html)
+    assert rows["Turnover (12 months)"][0] == (
+        "not available — workforce files for 2023-04..2024-02 not loaded"
+    )
+    assert rows["Re-referral rate"][0] == (
+        "not available — referrals files for 2023-03..2024-02 not loaded"
+    )
+    # February: closures loaded (and resubmitted empty), workforce not.
+    assert rows["Cases closed"][1] == "0"
+    assert rows["Vacancy rate"][1] == "not available — workforce file for 2024-02 not loaded"
+
+
+def test_kpis_csv_is_exactly_kpis_md(published: Published) -> None:
+    with Path(published.result.kpis_csv).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert tuple(rows[0]) == KPI_CSV_HEADER
+    assert [r[2] for r in rows[1:]] == KPI_IDS
+    by_id = {r[2]: r for r in rows[1:]}
+    for kpi_id, (value, numerator, denominator) in EXPECTED_CSV.items():
+        assert by_id[kpi_id] == ["330", "2024-03", kpi_id, value, numerator, denominator], kpi_id
+    # Never suppressed, never rounded: the commissioner's figures as stored.
+    assert by_id["closures_rc8"][3] == "5"
+
+
+def test_suppressed_copy_hides_exactly_one_to_five(published: Published) -> None:
+    html = published.partnership
+    rows = measure_rows(html)
+    for label, expected in EXPECTED_SUPPRESSED.items():
+        assert rows[label][0] == expected, label
+    # The three-month total of 6 shows; March's 5 and January's 1 do not.
+    assert "over January 2024 to March 2024" in visible_text(html)
+    assert re.search(r"\b6 over January 2024 to March 2024", visible_text(html))
+    assert "By month: Jan 2024 c · Feb 2024 0 · Mar 2024 c" in visible_text(html)
+    assert "shown as c" in visible_text(html)
+
+
+def test_unsuppressed_copy_shows_small_numbers(published: Published) -> None:
+    text = visible_text(published.html)
+    assert "By month: Jan 2024 1 · Feb 2024 0 · Mar 2024 5" in text
+    assert "shown as c" not in text
+
+
+def test_team_breakdown_and_referral_breakdowns(published: Published) -> None:
+    rows = {r[0]: r[1:] for r in read(published.html).rows if r}
+    # Team, permanent, agency, vacant FTE, vacancy rate, average caseload, over 20.
+    assert rows["Assessment North"] == ["1.5", "1.0", "1.0", "40.0%", "20.0", "1"]
+    assert rows[handmade.SCRIPT_TEAM] == ["1.0", "0.0", "0.5", "33.3%", "25.0", "1"]
+    assert rows["Police"] == ["2", "50.0%"]
+    assert rows["Schools and education"] == ["1", "25.0%"]
+    assert rows["N1 abuse or neglect"] == ["2", "66.7%"]  # R2 went no further
+    assert rows["N4 family in acute stress"] == ["1", "33.3%"]
+
+
+def test_headline_tiles_rate_against_the_plan(published: Published, config: PackConfig) -> None:
+    """2024-03 is month 24 of the embedded plan: the month-24 milestones are in force."""
+    view = published.view
+    tiles = {t.kpi_id: t for t in view.tiles}
+    assert [t.kpi_id for t in view.tiles] == list(config.targets)
+    assert (tiles["vacancy_rate"].rag, tiles["vacancy_rate"].target) == ("red", "Target 15.0%")
+    assert tiles["vacancy_rate"].status == "Off target"
+    assert tiles["vacancy_rate"].england == "England 18.9% (at 30 September 2023)"
+    assert tiles["caseload_over_20"].rag == "green"
+    assert tiles["assessment_timeliness"].rag == "green"
+    assert tiles["capacity_closures_3m"].rag == "green"  # 6 against 20
+    assert (tiles["turnover_rate_12m"].rag, tiles["turnover_rate_12m"].status) == (
+        "none",
+        "Not rated",
+    )
+    assert view.plan_month.startswith("month 24 of the plan")
+
+
+def test_data_quality_appendix_lists_files_warnings_and_resubmissions(
+    published: Published,
+) -> None:
+    text = visible_text(published.html)
+    for name in ("workforce_330_2024-03.csv", "referrals_330_2024-03.csv"):
+        assert name in text
+    assert "volume_in_range: fewer rows than half the median" in text
+    assert "— 2 rows" in text
+    # February's closures were resubmitted: both loads are listed, the first replaced.
+    assert text.count("closures_330_2024-02.csv") == 2
+    assert "replaced by a resubmission loaded" in text
+    assert "current (a resubmission)" in text
+
+
+def test_every_measure_is_defined(published: Published) -> None:
+    defined = {r[-1] for r in read(published.html).rows if len(r) == 3}
+    assert set(KPI_IDS) <= defined
+
+
+def test_england_comparison_names_its_sources(published: Published) -> None:
+    text = visible_text(published.html)
+    assert 'Department for Education, "Children\'s social work workforce", reporting year 2023' in (
+        text
+    )
+    assert '"Characteristics of children in need", reporting year 2025' in text
+    assert "632,830" in text
+
+
+def test_team_names_are_escaped(published: Published) -> None:
+    for html in (published.html, published.partnership):
+        assert "<script" not in html.lower()
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert not [tag for tag, _ in read(html).tags if tag == "script"]
+
+
+def test_no_identifier_reaches_a_pack(published: Published) -> None:
+    result = published.result
+    outputs = [Path(result.html), Path(result.kpis_csv), Path(result.audiences[1].html)]
+    identifiers = [
+        *handmade.CHILDREN,
+        *(pseudo(child) for child in handmade.CHILDREN),
+        *handmade.REFERRAL_IDS,
+        *(pseudo(f"SW{post}") for post in ("P1", "P2", "P3", "P4")),
+    ]
+    for path in outputs:
+        content = path.read_text(encoding="utf-8")
+        for identifier in identifiers:
+            assert identifier not in content, (path.name, identifier)
+
+
+def test_rerendering_an_unchanged_pack_gives_the_same_files(
+    small_warehouse: Engine, settings: Settings, config: PackConfig
+) -> None:
+    first = Path(publish(small_warehouse, settings, config).html).read_bytes()
+    second = Path(publish(small_warehouse, settings, config).html).read_bytes()
+    assert first == second
+    assert not (settings.reports_dir / "330" / "2024-03" / "superseded").exists()
+
+
+def test_a_month_with_nothing_loaded_is_refused(
+    small_warehouse: Engine, settings: Settings, config: PackConfig
+) -> None:
+    with pytest.raises(NothingToReport, match="no extract is loaded for LA 330, 2024-04"):
+        publish_pack(small_warehouse, settings, LA, MONTH + 1, send=False, config=config)
+
+
+def test_a_missing_dataset_is_said_at_the_top(
+    pack_db: Engine, settings: Settings, config: PackConfig
+) -> None:
+    handmade.load_file(pack_db, "closures", MONTH, handmade.march_closures())
+    result = publish(pack_db, settings, config)
+    assert result.missing == ("workforce", "referrals")
+    text = visible_text(Path(result.html).read_text(encoding="utf-8"))
+    assert "No workforce file is loaded for March 2024" in text
+    assert "not available — workforce file for 2024-03 not loaded" in text

@@ -1,0 +1,55 @@
+"""What the DAGs ask before publishing and at the deadline: which datasets, sent or not."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from etl.report.config import PackConfig
+from etl.report.publish import missing_datasets, pack_sent, publish_pack
+from etl.settings import Settings
+from etl.warehouse.load import load_month, recompute_after_load
+from tests.report import handmade
+from tests.report.handmade import LA, MONTH
+from tests.warehouse.frames import digest, frame
+
+
+def test_missing_until_loaded(pack_db: Engine) -> None:
+    assert missing_datasets(pack_db, LA, MONTH) == ["workforce", "referrals", "closures"]
+    handmade.load_file(pack_db, "referrals", MONTH, handmade.referral_rows())
+    assert missing_datasets(pack_db, LA, MONTH) == ["workforce", "closures"]
+
+
+def test_loaded_but_not_recomputed_is_still_missing(pack_db: Engine) -> None:
+    """The DAG loads and recomputes in two tasks: a pack in between would show blanks."""
+    typed = frame("closures", handmade.march_closures())
+    load_month(
+        pack_db,
+        dataset="closures",
+        la_code=LA,
+        month=MONTH,
+        frame=typed,
+        file_name=f"closures_{LA}_{MONTH}.csv",
+        file_sha256=digest(typed),
+        rows_read=len(typed),
+        loaded_by="test",
+        recompute=False,
+    )
+    assert "closures" in missing_datasets(pack_db, LA, MONTH)
+    recompute_after_load(pack_db, dataset="closures", la_code=LA, month=MONTH)
+    assert "closures" not in missing_datasets(pack_db, LA, MONTH)
+
+
+def test_an_empty_file_counts_as_loaded(pack_db: Engine) -> None:
+    handmade.load_file(pack_db, "closures", MONTH, [])
+    assert "closures" not in missing_datasets(pack_db, LA, MONTH)
+
+
+def test_pack_sent_needs_every_audience(
+    small_warehouse: Engine, settings: Settings, config: PackConfig
+) -> None:
+    assert not pack_sent(small_warehouse, LA, MONTH, config=config)
+    publish_pack(small_warehouse, settings, LA, MONTH, send=False, config=config)
+    assert not pack_sent(small_warehouse, LA, MONTH, config=config)  # rendered, not sent
+    publish_pack(small_warehouse, settings, LA, MONTH, send=True, config=config)
+    assert pack_sent(small_warehouse, LA, MONTH, config=config)
+    assert not pack_sent(small_warehouse, LA, MONTH + 1, config=config)
