@@ -125,7 +125,6 @@ class PackConfig(_Strict):
     """The whole pack configuration (``pack.yml``)."""
 
     sender: str = Field(pattern=_ADDRESS)
-    deadline_day: int = Field(default=10, ge=1, le=28)
     data_engineers: list[str] = Field(min_length=1)
     council_names: dict[str, str] = Field(default_factory=dict)
     plan: Plan

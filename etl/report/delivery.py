@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from etl.errors import ConfigError, CscError
+from etl.errors import ConfigError, CscError, MailUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,6 @@ log = logging.getLogger(__name__)
 CONNECTION_ENV = "AIRFLOW_CONN_SMTP_DEFAULT"
 
 T = TypeVar("T")
-
-
-class MailUnavailable(CscError):
-    """The mail server could not be reached or asked to try later: retry."""
 
 
 class MailRefused(CscError):

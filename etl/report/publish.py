@@ -10,7 +10,7 @@ send with the last one that audience received (the ``deliveries`` table):
   correction ("correction").
 
 A delivery is recorded only after its e-mail went, so a mail server that is
-down fails the run (:class:`~etl.report.delivery.MailUnavailable`, which the
+down fails the run (:class:`~etl.errors.MailUnavailable`, which the
 DAG retries) with nothing recorded, and the next run sends exactly once.
 The check, the send and the record happen under a lock per LA and month
 (:func:`~etl.report.deliveries.delivery_lock`), so two publishers at once
@@ -136,7 +136,7 @@ def publish_pack(
 
     ``smtp`` None writes the e-mails as ``.eml`` files to the outbox.
     Raises :class:`NothingToReport` when no file of the month is loaded, and
-    :class:`~etl.report.delivery.MailUnavailable` /
+    :class:`~etl.errors.MailUnavailable` /
     :class:`~etl.report.delivery.MailRefused` when a send fails (audiences
     already sent in the same run stay recorded).
     """

@@ -18,7 +18,6 @@ from etl.warehouse.measures import KPI_IDS
 def test_embedded_configuration() -> None:
     config = load_pack_config()
     assert config.sender == "csc-pipeline@example.gov.uk"
-    assert config.deadline_day == 10
     assert config.data_engineers == ["csc-data-engineering@example.gov.uk"]
     audiences = {a.name: a.suppress_small_numbers for a in config.audiences}
     assert audiences == {"commissioner": False, "partnership": True}
@@ -39,25 +38,19 @@ def _write(tmp_path: Path, change: dict[str, object] | None = None, drop: str = 
 def test_environment_variable_points_at_an_override(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = _write(tmp_path, {"deadline_day": 7, "sender": "pack@council.gov.uk"})
+    path = _write(tmp_path, {"sender": "pack@council.gov.uk"})
     monkeypatch.setenv(CONFIG_ENV, str(path))
     assert config_path() == path
-    config = load_pack_config()
-    assert (config.deadline_day, config.sender) == (7, "pack@council.gov.uk")
+    assert load_pack_config().sender == "pack@council.gov.uk"
     monkeypatch.delenv(CONFIG_ENV)
-    assert load_pack_config().deadline_day == 10
-
-
-def test_deadline_day_defaults_to_the_tenth(tmp_path: Path) -> None:
-    assert load_pack_config(_write(tmp_path, drop="deadline_day")).deadline_day == 10
+    assert load_pack_config().sender == "csc-pipeline@example.gov.uk"
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
-        ({"deadline_day": "10"}, "deadline_day: Input should be a valid integer"),
-        ({"deadline_day": 31}, "deadline_day"),
+        ({"deadline_day": 10}, "deadline_day: Extra inputs are not permitted"),
         ({"data_engineers": ["not an address"]}, "not e-mail addresses"),
         (
             {
