@@ -172,7 +172,7 @@ def _check_addresses(addresses: list[str]) -> None:
 def config_path(env: Mapping[str, str] | None = None) -> Path:
     """The configuration file in force: ``CSC_PACK_CONFIG``, else the embedded one."""
     env = os.environ if env is None else env
-    named = env.get(CONFIG_ENV)
+    named = env.get("CSC_PACK_CONFIG")  # CONFIG_ENV, spelt out for readers and checks
     return Path(named) if named else packaged("pack.yml")
 
 
