@@ -26,7 +26,7 @@ RUN uv pip install --no-cache "apache-airflow==${AIRFLOW_VERSION}" \
 # expectations/ and the report templates in reports/ beside it.
 COPY --chown=airflow:0 . /opt/csc-pipeline
 RUN uv pip install --no-cache --no-deps -e /opt/csc-pipeline \
-    && python -c "import etl.cli, airflow.providers.celery, airflow.providers.smtp" \
+    && python -c "import etl.cli, airflow.providers.celery.executors.celery_executor, airflow.providers.smtp" \
     && csc-pipeline --help > /dev/null
 
 # The DAG files are in the image, next to the etl package they import.
