@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from etl.warehouse.db import make_engine, upgrade
+from tests.mailserver import free_port, mail_server
 from tests.report.handmade import load_small_warehouse
-from tests.report.mailserver import free_port, mail_server
 
 SCRIPT = Path(sys.executable).with_name("csc-pipeline")
 

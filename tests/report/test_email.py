@@ -31,10 +31,10 @@ from etl.report.delivery import (
 )
 from etl.report.publish import PublishResult, pack_sent, publish_pack
 from etl.settings import Settings
+from tests.mailserver import free_port, mail_server, plain_smtp
 from tests.report import handmade
 from tests.report.handmade import LA, MONTH
 from tests.report.htmltext import read
-from tests.report.mailserver import free_port, mail_server, plain_smtp
 
 MAX_BYTES = 1_000_000
 

@@ -16,9 +16,9 @@ from etl.months import Month, month_range
 from etl.report.config import load_pack_config
 from etl.report.publish import publish_pack
 from etl.warehouse.db import make_engine, upgrade
+from tests.mailserver import mail_server, plain_smtp
 from tests.report.conftest import make_settings
 from tests.report.handmade import load_file
-from tests.report.mailserver import mail_server, plain_smtp
 from tests.warehouse.frames import closure, referral, vacancy, worker
 
 MONTHS = month_range(Month(2023, 4), 24)
