@@ -318,6 +318,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # Airflow's own deprecation notices are for its developers, not the demo's reader.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", module="airflow")
+    # Raised (as a UserWarning) when dag.test() starts its in-process API client.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     with _progress() as progress:
         task = progress.add_task("Running the DAGs", total=len(months) * 4)
         summary = run_months(
