@@ -33,15 +33,15 @@ from etl.orchestration import policy
 def csc_pack_deadline() -> None:
     @task(retries=0)
     def months_due(**context: Any) -> list[dict[str, Any]]:
-        from etl.orchestration.tasks import report_targets
+        from etl.orchestration import tasks
 
-        return report_targets(context)
+        return tasks.report_targets(context)
 
     @task
     def check(target: dict[str, Any], **context: Any) -> dict[str, Any]:
-        from etl.orchestration.tasks import check_deadline, settings
+        from etl.orchestration import tasks
 
-        return check_deadline(target, settings(), context)
+        return tasks.check_deadline(target, tasks.task_settings(), context)
 
     check.expand(target=months_due())
 

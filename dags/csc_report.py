@@ -39,15 +39,15 @@ from etl.orchestration.assets import LOADED
 def csc_report() -> None:
     @task(retries=0)
     def packs_to_publish(**context: Any) -> list[dict[str, Any]]:
-        from etl.orchestration.tasks import report_targets
+        from etl.orchestration import tasks
 
-        return report_targets(context)
+        return tasks.report_targets(context)
 
     @task
     def publish(target: dict[str, Any], **context: Any) -> dict[str, Any]:
-        from etl.orchestration.tasks import publish, settings
+        from etl.orchestration import tasks
 
-        return publish(target, settings(), force=bool(context["params"]["force"]))
+        return tasks.publish(target, tasks.task_settings(), force=bool(context["params"]["force"]))
 
     publish.expand(target=packs_to_publish())
 

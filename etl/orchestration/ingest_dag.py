@@ -62,14 +62,14 @@ def build_ingest_dag(dataset: str, doc_md: str | None = None) -> DAG:
     def ingest() -> None:
         @task(retries=0)
         def targets(**context: Any) -> list[dict[str, Any]]:
+            from etl.orchestration import tasks
             from etl.orchestration.targets import run_targets
-            from etl.orchestration.tasks import settings
 
             dag_run = context["dag_run"]
             return run_targets(
                 month_param=context["params"]["month"],
                 la_param=context["params"]["la_code"],
-                la_codes=settings().la_codes,
+                la_codes=tasks.task_settings().la_codes,
                 logical_date=dag_run.logical_date,
                 run_after=dag_run.run_after,
             )
@@ -77,31 +77,35 @@ def build_ingest_dag(dataset: str, doc_md: str | None = None) -> DAG:
         # Rescheduling, not poking: the worker slot is free between looks.
         @task.sensor(mode="reschedule", poke_interval=poke, timeout=wait, retries=0)
         def wait_for_extract(target: dict[str, Any]) -> PokeReturnValue:
-            from etl.orchestration.tasks import find_landed, settings
+            from etl.orchestration import tasks
 
-            path = find_landed(dataset, target["la_code"], target["month"], settings())
+            path = tasks.find_landed(
+                dataset, target["la_code"], target["month"], tasks.task_settings()
+            )
             return PokeReturnValue(is_done=path is not None, xcom_value={**target, "path": path})
 
         @task(retries=0)
         def validate(landed: dict[str, Any], **context: Any) -> dict[str, Any]:
-            from etl.orchestration.tasks import reject, settings, validate
+            from etl.orchestration import tasks
 
-            outcome = validate(landed["path"], settings())
+            outcome = tasks.validate(landed["path"], tasks.task_settings())
             if outcome["status"] == "rejected":
-                reject(outcome["result"], context)  # alerts, then raises FileRejected
+                tasks.reject(outcome["result"], context)  # alerts, then raises FileRejected
             return outcome
 
         @task(pool=policy.WAREHOUSE_POOL)
         def load(validated: dict[str, Any], **context: Any) -> dict[str, Any]:
-            from etl.orchestration.tasks import load, settings
+            from etl.orchestration import tasks
 
-            return load(validated, settings(), force=bool(context["params"]["force"]))
+            return tasks.load(
+                validated, tasks.task_settings(), force=bool(context["params"]["force"])
+            )
 
         @task(pool=policy.WAREHOUSE_POOL, outlets=[LOADED[dataset]])
         def measures(loaded: dict[str, Any], **context: Any) -> dict[str, Any]:
-            from etl.orchestration.tasks import recompute, settings
+            from etl.orchestration import tasks
 
-            result = recompute(loaded, settings())
+            result = tasks.recompute(loaded, tasks.task_settings())
             context["outlet_events"][LOADED[dataset]].extra = {
                 "la_code": result["la_code"],
                 "month": result["month"],

@@ -118,7 +118,7 @@ def recompute(loaded: dict[str, Any], settings: Settings) -> dict[str, Any]:
     return {**loaded, "months_recomputed": [str(m) for m in months]}
 
 
-def settings() -> Settings:
+def task_settings() -> Settings:
     """Settings as a task sees them (environment, plus ``.env``)."""
     return load_settings()
 
@@ -154,7 +154,7 @@ def report_targets(context: Any) -> list[dict[str, Any]]:
     return run_targets(
         month_param=params.get("month"),
         la_param=params.get("la_code"),
-        la_codes=settings().la_codes,
+        la_codes=task_settings().la_codes,
         logical_date=dag_run.logical_date,
         run_after=dag_run.run_after,
     )
