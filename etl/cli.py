@@ -44,7 +44,9 @@ def _month(text: str) -> Month:
 
 
 def _la_code(text: str) -> str:
-    if not (len(text) == 3 and text.isdigit()):
+    from etl.filenames import is_la_code
+
+    if not is_la_code(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a 3-digit DfE LA code")
     return text
 

@@ -16,6 +16,11 @@ _NAME = re.compile(
 )
 
 
+def is_la_code(text: str) -> bool:
+    """A DfE LA code: three ASCII digits (as in ``referrals_330_2025-03.csv``)."""
+    return len(text) == 3 and text.isascii() and text.isdigit()
+
+
 class BadFileName(ValueError):
     """The file name does not follow the contract; the file is rejected."""
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from etl.errors import ConfigError
+from etl.filenames import is_la_code
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 
 def _la_codes(text: str) -> tuple[str, ...]:
     codes = tuple(code.strip() for code in text.split(",") if code.strip())
-    bad = [code for code in codes if not (len(code) == 3 and code.isdigit())]
+    bad = [code for code in codes if not is_la_code(code)]
     if bad or not codes:
         raise ConfigError(
             f"CSC_LA_CODES must be 3-digit DfE LA codes separated by commas, not {text!r}"

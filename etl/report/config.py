@@ -18,6 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from etl.filenames import is_la_code
 from etl.months import Month
 from etl.report.reference import catalogue
 from etl.report.yamlfile import packaged, read_model
@@ -148,7 +149,7 @@ class PackConfig(_Strict):
         names = [a.name for a in self.audiences]
         if len(set(names)) != len(names):
             raise ValueError(f"audience names must be unique: {names}")
-        bad_codes = [c for c in self.council_names if not (len(c) == 3 and c.isdigit())]
+        bad_codes = [c for c in self.council_names if not is_la_code(c)]
         if bad_codes:
             raise ValueError(f"council_names keys must be quoted 3-digit LA codes: {bad_codes}")
         return self

@@ -8,14 +8,13 @@ send (see :mod:`etl.sample.mess`) while meaning exactly the same data.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from etl.contracts import DATASETS
-from etl.filenames import extract_filename
+from etl.filenames import extract_filename, is_la_code
 from etl.months import Month
 from etl.sample import mess as _mess
 from etl.sample import story
@@ -52,7 +51,7 @@ def write_sample(
     ``mess_variants`` forces the named ones on every file instead (unknown
     names raise ValueError).  ``progress`` is called once per month written.
     """
-    if not re.fullmatch(r"\d{3}", la_code):
+    if not is_la_code(la_code):
         raise ValueError(f"{la_code!r} is not a 3-digit DfE LA code")
     if months < 1:
         raise ValueError("months must be at least 1")
