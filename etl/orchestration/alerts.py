@@ -43,13 +43,6 @@ def smtp_connection(conn_id: str = SMTP_CONN_ID) -> Any | None:
         return None
 
 
-def engineers() -> list[str]:
-    """The data engineers' addresses, from the pack configuration."""
-    from etl.report.config import load_pack_config
-
-    return list(load_pack_config().data_engineers)
-
-
 def send_to_engineers(
     subject: str,
     lines: Sequence[str],
@@ -57,9 +50,14 @@ def send_to_engineers(
     *,
     settings: Settings | None = None,
 ) -> str:
-    """Send one alert; returns where it went ("smtp" or the .eml path)."""
+    """Send one alert to the pack configuration's ``data_engineers``.
+
+    Returns where it went ("smtp" or the .eml path).
+    """
+    from etl.report.config import load_pack_config
+
     settings = settings or load_settings()
-    recipients = engineers()
+    config = load_pack_config()
     body = "\n".join(lines)
     connection = smtp_connection()
     if connection is not None:
@@ -68,8 +66,8 @@ def send_to_engineers(
         # notify(), not __call__: our text is not a Jinja template and a file
         # name with braces in it must arrive as written.
         SmtpNotifier(
-            to=recipients,
-            from_email=_sender(connection),
+            to=list(config.data_engineers),
+            from_email=connection.extra_dejson.get("from_email") or config.sender,
             subject=subject,
             html_content=f"<pre>{html.escape(body)}</pre>",
             mime_subtype="alternative",
@@ -78,24 +76,14 @@ def send_to_engineers(
         return "smtp"
     message = EmailMessage()
     message["Subject"] = subject
-    message["From"] = _sender(None)
-    message["To"] = ", ".join(recipients)
+    message["From"] = config.sender
+    message["To"] = ", ".join(config.data_engineers)
     message.set_content(body)
     from etl.report.delivery import send_message
 
     where = send_message(message, None, settings.outbox_dir)
     log.warning("no %s connection: alert written to %s", SMTP_CONN_ID, where)
     return where
-
-
-def _sender(connection: Any | None) -> str:
-    from etl.report.config import load_pack_config
-
-    if connection is not None:
-        from_email = connection.extra_dejson.get("from_email")
-        if from_email:
-            return str(from_email)
-    return load_pack_config().sender
 
 
 def rejection_lines(result: Any) -> list[str]:

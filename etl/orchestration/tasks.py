@@ -33,6 +33,15 @@ def warehouse(settings: Settings) -> Engine:
     return _engine(settings.warehouse_url)
 
 
+@cache
+def _gx_project(target: Path) -> Path:
+    """The working GX project, copied once per process: GX's context is cached
+    per folder (etl.validation), so copying again for every file changes nothing."""
+    from etl.validation import working_project
+
+    return working_project(target)
+
+
 def find_landed(dataset: str, la_code: str, month: str, settings: Settings) -> str | None:
     """The landed file for the target, when it has arrived (CSV or Excel)."""
     for suffix in SUFFIXES:
@@ -51,14 +60,13 @@ def validate(path: str, settings: Settings) -> dict[str, Any]:
     """
     from etl.ingest import Folders, IngestResult, validate_landed
     from etl.staging import stage
-    from etl.validation import working_project
 
     outcome = validate_landed(
         Path(path),
         engine=warehouse(settings),
         key=settings.require_pseudonym_key(),
         folders=Folders(settings.archive_dir, settings.quarantine_dir),
-        gx_dir=working_project(settings.gx_dir),
+        gx_dir=_gx_project(settings.gx_dir),
     )
     if isinstance(outcome, IngestResult):
         return {"status": "rejected", "result": outcome}
@@ -216,5 +224,10 @@ def check_deadline(target: dict[str, Any], settings: Settings, context: Any) -> 
             f"Every extract for LA {la_code}, {month} is loaded but the pack has not been "
             "sent: see the csc_report DAG's runs for the error.",
         ]
-    send_to_engineers(f"csc-pipeline: {la_code} {month} pack missed its deadline", lines, context)
+    send_to_engineers(
+        f"csc-pipeline: {la_code} {month} pack missed its deadline",
+        lines,
+        context,
+        settings=settings,
+    )
     return {**target, "status": "late", "missing": missing}
