@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from etl.errors import CscError
-from etl.months import Month
+from etl.months import Month, month_range
 from etl.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -302,7 +302,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import warnings
     from dataclasses import replace
 
-    from etl.orchestration.demo import demo_months, run_months
+    from etl.orchestration.demo import run_months
     from etl.pseudonymise import ensure_demo_key
 
     began = time.monotonic()
@@ -315,7 +315,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # The DAGs' tasks read their settings from the environment, as in production.
     os.environ["CSC_PSEUDONYM_KEY"] = settings.pseudonym_key or ""
     _initialise(settings)
-    la_code, months = "330", demo_months(Month(2022, 4), args.months)
+    la_code, months = "330", month_range(Month(2022, 4), args.months)
     files = _write_sample(settings.landing_dir, la_code, months[0], len(months), 1, False)
     # Airflow's own deprecation notices are for its developers, not the demo's reader.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -325,7 +325,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with _progress() as progress:
         task = progress.add_task("Running the DAGs", total=len(months) * 4)
         summary = run_months(
-            settings,
             la_code,
             months,
             started=lambda what: progress.update(task, description=f"Airflow: {what}"),

@@ -15,16 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from etl.contracts import DATASETS
-from etl.months import Month, month_range
+from etl.months import Month
 from etl.orchestration import local
 from etl.orchestration.local import RunOutcome
-from etl.settings import Settings
 
-REPORT_DAG = "csc_report"
-
-
-def ingest_dag_id(dataset: str) -> str:
-    return f"csc_ingest_{dataset}"
+#: Each month's runs, in order: closures are checked against loaded referrals.
+DAG_IDS = [*(f"csc_ingest_{dataset}" for dataset in DATASETS), "csc_report"]
 
 
 @dataclass
@@ -37,7 +33,6 @@ class DemoSummary:
 
 
 def run_months(
-    settings: Settings,
     la_code: str,
     months: list[Month],
     *,
@@ -49,6 +44,7 @@ def run_months(
     Airflow gets a private home in a temporary folder, deleted afterwards:
     the warehouse, packs and outbox are the demo's results, not Airflow's
     bookkeeping.  Must run before anything in the process imports Airflow.
+    The tasks read their settings from the environment, as in production.
     """
     summary = DemoSummary()
     with tempfile.TemporaryDirectory(prefix="csc-airflow-") as home:
@@ -57,7 +53,7 @@ def run_months(
         dags = local.load_dags()
         for month in months:
             conf = {"month": str(month), "la_code": la_code}
-            for dag_id in [*map(ingest_dag_id, DATASETS), REPORT_DAG]:
+            for dag_id in DAG_IDS:
                 if started is not None:
                     started(f"{month} {dag_id}")
                 outcome = local.run_dag(dags[dag_id], conf)
@@ -65,7 +61,3 @@ def run_months(
                 if finished is not None:
                     finished(outcome)
     return summary
-
-
-def demo_months(start: Month, count: int) -> list[Month]:
-    return month_range(start, count)
