@@ -367,4 +367,26 @@ def write_project(gx_dir: Path) -> list[Path]:
             gx.ValidationDefinition(name=contract.dataset, data=batch, suite=suite)
         )
         written.append(gx_dir / "gx" / "expectations" / f"{contract.dataset}.json")
+    written += _write_reference_suites(context, batch, gx_dir)
+    return written
+
+
+def _write_reference_suites(context: Any, batch: Any, gx_dir: Path) -> list[Path]:
+    """The suites of DfE's publications (:mod:`etl.reference.suites`), beside the extracts'."""
+    import great_expectations as gx
+    from great_expectations.core.expectation_suite import ExpectationSuite
+
+    from etl.reference import PUBLICATIONS, publication
+    from etl.reference.suites import suite_spec as reference_suite
+
+    written = []
+    for name in PUBLICATIONS:
+        spec = reference_suite(publication(name))
+        suite = context.suites.add_or_update(
+            ExpectationSuite(name=spec["name"], expectations=spec["expectations"])
+        )
+        context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=spec["name"], data=batch, suite=suite)
+        )
+        written.append(gx_dir / "gx" / "expectations" / f"{spec['name']}.json")
     return written

@@ -8,6 +8,8 @@ import pytest
 
 from etl.contracts import DATASETS, load_contract
 from etl.expectations import canonical, row_condition, suite_spec
+from etl.reference import PUBLICATIONS, publication
+from etl.reference.suites import suite_spec as reference_suite
 from etl.validation import DEFAULT_GX_DIR
 
 SUITES = DEFAULT_GX_DIR / "gx" / "expectations"
@@ -56,3 +58,23 @@ def test_row_condition_is_a_pandas_query() -> None:
         "record_type in ['worker'] and org_role in [4, 5]"
     )
     assert row_condition({"nfa": [False]}) == "nfa in [False]"
+
+
+@pytest.mark.parametrize("name", PUBLICATIONS)
+def test_committed_reference_suite_matches_its_description(name: str) -> None:
+    spec = reference_suite(publication(name))
+    committed = json.loads((SUITES / f"{spec['name']}.json").read_text(encoding="utf-8"))
+    assert canonical(committed) == canonical(spec), (
+        "expectations/ is stale: run `csc-pipeline gx-suites`"
+    )
+
+
+def test_every_value_column_and_level_of_a_publication_is_checked() -> None:
+    rules = {e["meta"]["rule"] for e in reference_suite(publication("csww"))["expectations"]}
+    assert {"geographic_level", "time_period", "value", "la_code", "duplicate"} <= rules
+    value = next(
+        e
+        for e in reference_suite(publication("c1"))["expectations"]
+        if e["meta"]["rule"] == "value"
+    )
+    assert value["kwargs"]["regex"] == r"^(?:-?\d+(?:\.\d+)?|c|u|x|z|low|k)?$"

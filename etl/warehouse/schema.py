@@ -246,3 +246,70 @@ sa.Index(
     deliveries.c.month,
     deliveries.c.audience,
 )
+
+# --- DfE's published statistics (etl.reference) ----------------------------------------
+
+#: Area codes: a 3-digit LA code, or an ONS region or country code.
+AREA_CODE = sa.String(12)
+PUBLICATION = sa.String(16)
+
+# One row per release file loaded (``csc-pipeline reference load``, or the
+# copies ``init`` loads), like ``loads`` for the extracts.  ``superseded``
+# lists the earlier loads whose years this one replaced, with those years.
+reference_loads = sa.Table(
+    "reference_loads",
+    metadata,
+    sa.Column("load_id", LOAD_ID, primary_key=True),
+    sa.Column("publication", PUBLICATION, nullable=False),
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("file_sha256", sa.String(64), nullable=False),
+    sa.Column("rows_read", sa.Integer, nullable=False),
+    sa.Column("figures", sa.Integer, nullable=False),
+    #: The years the file holds ("2017-2025"), blank for the neighbour model.
+    sa.Column("periods", sa.String(100), nullable=True),
+    sa.Column("superseded", sa.JSON, nullable=True),
+    sa.Column("loaded_by", sa.String(100), nullable=False),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("ix_reference_loads_publication", reference_loads.c.publication)
+
+# Every published value, long: one row per publication, year, level, area and
+# column.  A value DfE did not publish as a number (c, u, x, z, low, k or
+# blank) is NULL with its symbol kept.  A row DfE publishes for several LAs
+# together ("314 / 318") is stored once per LA, ``reported_as`` keeping the
+# joint code, so it stands for each and is counted once in a rank.
+published_figures = sa.Table(
+    "published_figures",
+    metadata,
+    sa.Column("publication", PUBLICATION, nullable=False),
+    sa.Column("time_period", sa.Integer, nullable=False),
+    sa.Column("geographic_level", sa.String(16), nullable=False),
+    sa.Column("area_code", AREA_CODE, nullable=False),
+    sa.Column("measure", sa.String(64), nullable=False),
+    #: The date the figures describe (30 September; the year to 31 March).
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("reported_as", sa.String(40), nullable=False),
+    sa.Column("area_name", sa.String(120), nullable=False),
+    #: An LA's or a region's region; NULL for England.
+    sa.Column("region_code", AREA_CODE, nullable=True),
+    sa.Column("value", sa.Double, nullable=True),
+    sa.Column("symbol", sa.String(8), nullable=True),
+    sa.Column("load_id", LOAD_ID, nullable=False),
+    sa.PrimaryKeyConstraint(
+        "publication", "measure", "time_period", "geographic_level", "area_code"
+    ),
+)
+
+# DfE's statistical neighbour model: each LA's neighbours, nearest first.
+statistical_neighbours = sa.Table(
+    "statistical_neighbours",
+    metadata,
+    sa.Column("la_code", LA_CODE, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("neighbour_code", LA_CODE, nullable=False),
+    sa.Column("closeness", sa.String(20), nullable=False),
+    sa.Column("la_name", sa.String(120), nullable=False),
+    sa.Column("region_name", sa.String(120), nullable=False),
+    sa.Column("load_id", LOAD_ID, nullable=False),
+    sa.PrimaryKeyConstraint("la_code", "position"),
+)
