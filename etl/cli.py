@@ -129,12 +129,23 @@ def _engine(url: str) -> Engine:
 
 
 def _initialise(settings: Settings) -> None:
-    """The folders and the warehouse schema (what ``init`` does, and the demo first)."""
+    """The folders, the warehouse schema and the shipped DfE figures (``init``; the demo first)."""
+    from etl.reference.load import load_shipped
+    from etl.validation import working_project
     from etl.warehouse.db import upgrade
 
     for folder in settings.folders():
         folder.mkdir(parents=True, exist_ok=True)
-    upgrade(_engine(settings.warehouse_url))
+    engine = _engine(settings.warehouse_url)
+    upgrade(engine)
+    with console.status("Loading DfE's published statistics"):
+        loaded = load_shipped(
+            engine, loaded_by=getpass.getuser(), gx_dir=working_project(settings.gx_dir)
+        )
+    for result in loaded:
+        if result.rejected:  # the shipped copies are checked by the tests: a fault
+            raise CscError(f"a shipped DfE file failed its checks: {result.problems[0].describe()}")
+        console.print(f"DfE statistics: {result.describe()}", markup=False)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -144,6 +155,41 @@ def cmd_init(args: argparse.Namespace) -> int:
         f"Warehouse ready at {_safe_url(settings.warehouse_url)}; folders under {settings.var_dir}"
     )
     return 0
+
+
+def cmd_reference_load(args: argparse.Namespace) -> int:
+    """Load DfE releases; each loads whole (superseding the years it repeats) or not at all."""
+    from etl.reference.load import load_release
+    from etl.validation import working_project
+
+    settings = load_settings()
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        raise CscError(f"no such file: {', '.join(missing)}")
+    engine = _engine(settings.warehouse_url)
+    _require_schema(engine, settings, "reference_loads")
+    gx_dir = working_project(settings.gx_dir)
+    rejected = 0
+    for path in args.files:
+        with console.status(f"Loading {path.name}"):
+            result = load_release(engine, path, loaded_by=getpass.getuser(), gx_dir=gx_dir)
+        colour = "red" if result.rejected else "green"
+        console.print(f"[{colour}]{result.describe()}[/{colour}]", soft_wrap=True)
+        for problem in result.problems:
+            console.print("  " + problem.describe(), markup=False, soft_wrap=True)
+        rejected += result.rejected
+    return 1 if rejected else 0
+
+
+def _require_schema(engine: Engine, settings: Settings, table: str) -> None:
+    """One sentence when the warehouse lacks ``table``: it needs ``init``."""
+    from etl.warehouse.db import schema_of
+
+    if not sa.inspect(engine).has_table(table, schema=schema_of(engine)):
+        raise CscError(
+            f"the warehouse at {_safe_url(settings.warehouse_url)} is not up to date: "
+            "run `csc-pipeline init` first"
+        )
 
 
 def _safe_url(url: str) -> str:
@@ -236,7 +282,7 @@ def cmd_gx_suites(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Render the month's pack (HTML, kpis.csv); with --send, e-mail each audience once."""
+    """Render the month's pack (HTML, kpis.csv, benchmarks.csv); with --send, e-mail it once."""
     from etl.report.config import load_pack_config
     from etl.report.deliveries import deliveries_ready
     from etl.report.delivery import retrying, smtp_from_environment
@@ -286,7 +332,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             on_retry=retry,
         )
     console.print(
-        f"Pack for {where}: {result.html} (and {Path(result.kpis_csv).name} beside it)",
+        f"Pack for {where}: {result.html} (and {Path(result.kpis_csv).name} and "
+        "benchmarks.csv beside it)",
         markup=False,
         soft_wrap=True,
     )
@@ -346,7 +393,7 @@ def _print_demo(settings: Settings, summary: DemoSummary, files: int, seconds: f
         "csc_ingest_workforce, csc_ingest_referrals, csc_ingest_closures, csc_report",
     )
     table.add_row("warehouse", _safe_url(settings.warehouse_url))
-    table.add_row(f"{len(packs)} packs (HTML + kpis.csv)", str(settings.reports_dir))
+    table.add_row(f"{len(packs)} packs (HTML, kpis.csv, benchmarks.csv)", str(settings.reports_dir))
     table.add_row(f"{len(emails)} e-mails (.eml)", str(settings.outbox_dir))
     console.print(table)
     if packs:
@@ -419,6 +466,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --send: send again even if already sent, or with a dataset missing",
     )
     p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser("reference", help="DfE's published statistics in the warehouse")
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+    v = verbs.add_parser(
+        "load",
+        help="load a DfE release (workforce, children in need, neighbour model); it "
+        "supersedes the years it repeats",
+    )
+    v.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    v.set_defaults(handler=cmd_reference_load)
 
     p = sub.add_parser("demo", help="the whole job on the embedded defaults, through the DAGs")
     p.add_argument(

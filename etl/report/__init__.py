@@ -5,7 +5,7 @@ Modules, in the order a pack is made:
 * :mod:`etl.report.config` - the plan's targets, the audiences, alert
   recipients (``pack.yml``, or the file ``CSC_PACK_CONFIG`` names);
 * :mod:`etl.report.reference` - how each measure is named and defined
-  (``measures.yml``) and England's published figures (``england.yml``);
+  (``measures.yml``);
 * :mod:`etl.report.content` - the month's measures, their history, the load
   records and a few aggregates, read from the warehouse;
 * :mod:`etl.report.view`, :mod:`etl.report.tables`, :mod:`etl.report.appendix`

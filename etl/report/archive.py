@@ -1,8 +1,9 @@
 """The pack archive: ``{CSC_REPORTS_DIR}/{la_code}/{YYYY-MM}/`` (INTERFACE.md).
 
 ``commissioner-pack.html`` (self-contained: charts as data URIs, styles
-inline, opens offline) and ``kpis.csv`` (every measure of KPIS.md, exactly as
-the warehouse holds it, never suppressed) are the contract; a copy for an
+inline, opens offline), ``kpis.csv`` (every measure of KPIS.md, exactly as
+the warehouse holds it, never suppressed) and ``benchmarks.csv`` (DfE's
+published figures beside the LA's, KPIS.md "Benchmarks") are the contract; a copy for an
 audience that suppresses small numbers is archived beside them as
 ``{audience}-pack.html``.  Files are written atomically; a file that changes
 (a corrected pack) first moves the earlier version to ``superseded/`` under
@@ -24,6 +25,8 @@ from etl.warehouse.measures import KPI_CSV_HEADER, KpiValue
 
 PACK_FILE = "commissioner-pack.html"
 CSV_FILE = "kpis.csv"
+#: KPIS.md's "Benchmarks": DfE's published figures for the LA and month.
+BENCHMARKS_FILE = "benchmarks.csv"
 SUPERSEDED_DIR = "superseded"
 
 

@@ -89,10 +89,15 @@ def render_png(chart: Chart) -> bytes:
 
 
 def _style(axes: Axes, chart: Chart) -> None:
-    ticks = list(range(0, len(chart.months), 3))
-    axes.set_xticks(ticks)
-    # "Apr 2023" -> "Apr 23": a 24-month axis has room for short labels only.
-    axes.set_xticklabels([f"{chart.months[i][:3]} {chart.months[i][-2:]}" for i in ticks])
+    if chart.axis == "year":
+        ticks = list(range(len(chart.months)))
+        axes.set_xticks(ticks)
+        axes.set_xticklabels(list(chart.months))
+    else:
+        ticks = list(range(0, len(chart.months), 3))
+        axes.set_xticks(ticks)
+        # "Apr 2023" -> "Apr 23": a 24-month axis has room for short labels only.
+        axes.set_xticklabels([f"{chart.months[i][:3]} {chart.months[i][-2:]}" for i in ticks])
     axes.set_xlim(-0.7, len(chart.months) - 0.3)
     axes.set_ylim(bottom=0)
     axes.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=chart.unit == "count"))

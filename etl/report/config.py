@@ -154,8 +154,9 @@ class PackConfig(_Strict):
             raise ValueError(f"council_names keys must be quoted 3-digit LA codes: {bad_codes}")
         return self
 
-    def council(self, la_code: str) -> str:
-        return self.council_names.get(la_code, f"LA {la_code}")
+    def council(self, la_code: str, published: str | None = None) -> str:
+        """The name configured for the LA, else DfE's (``published``), else "LA 330"."""
+        return self.council_names.get(la_code) or published or f"LA {la_code}"
 
     def audience(self, name: str) -> Audience:
         for audience in self.audiences:

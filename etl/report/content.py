@@ -20,6 +20,15 @@ from sqlalchemy.engine import Connection
 
 from etl.contracts import DATASETS, load_contract
 from etl.months import Month
+from etl.reference.benchmarks import (
+    Benchmark,
+    Neighbour,
+    benchmarks,
+    indicators,
+    la_name,
+    neighbours,
+    series,
+)
 from etl.warehouse.db import Bind, transaction
 from etl.warehouse.measures import KPI_IDS, KpiValue, kpis_for
 from etl.warehouse.measures_sql import CASELOAD_LIMIT, current_referrals
@@ -99,6 +108,20 @@ class PackData:
     teams: list[TeamFigures]
     sources: list[CodeCount]
     needs: list[CodeCount]
+    #: Every indicator of DfE's publications for the pack's period (benchmarks.csv's
+    #: rows, and England's yearly counts), in description order.
+    comparisons: list[Benchmark]
+    #: The LA's statistical neighbours, nearest first.
+    neighbours: list[Neighbour]
+    #: Per charted indicator, every published year, oldest first.
+    compare_series: dict[str, list[Benchmark]]
+    #: The LA's name in DfE's statistical neighbour model, if it is there.
+    la_name: str | None = None
+
+    @property
+    def benchmarks(self) -> list[Benchmark]:
+        """The rows of benchmarks.csv (KPIS.md, "Benchmarks")."""
+        return [b for b in self.comparisons if b.indicator.benchmark]
 
     @property
     def loaded_datasets(self) -> list[str]:
@@ -117,7 +140,22 @@ def gather(bind: Bind, la_code: str, month: Month) -> PackData:
         teams = _teams(connection, la_code, month)
         sources = _referral_codes(connection, la_code, month, "referral_source")
         needs = _referral_codes(connection, la_code, month, "primary_need")
-    return PackData(la_code, month, kpis, months, history, records, teams, sources, needs)
+    charted = [key for _p, key, i in indicators(benchmarks_only=False) if i.chart]
+    return PackData(
+        la_code,
+        month,
+        kpis,
+        months,
+        history,
+        records,
+        teams,
+        sources,
+        needs,
+        comparisons=benchmarks(bind, la_code, month, benchmarks_only=False),
+        neighbours=neighbours(bind, la_code),
+        compare_series={key: series(bind, la_code, key, month) for key in charted},
+        la_name=la_name(bind, la_code),
+    )
 
 
 def _history(

@@ -30,7 +30,9 @@ from sqlalchemy.engine import Engine
 from etl.contracts import DATASETS
 from etl.errors import CscError
 from etl.months import Month
+from etl.reference.benchmarks import benchmarks_csv
 from etl.report.archive import (
+    BENCHMARKS_FILE,
     CSV_FILE,
     PACK_FILE,
     archive,
@@ -150,6 +152,7 @@ def publish_pack(
     folder = pack_dir(settings.reports_dir, la_code, month)
     html = archive(folder / PACK_FILE, _archived_html(copies[False]))
     csv_path = archive(folder / CSV_FILE, kpis_csv(data.kpis.values()))
+    archive(folder / BENCHMARKS_FILE, benchmarks_csv(data.benchmarks))
     run = _Run(engine, settings, data, config, smtp, force)
     outcomes = []
     for audience in config.audiences:

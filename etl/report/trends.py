@@ -38,6 +38,8 @@ class Chart:
     series: tuple[Series, ...]
     #: The chart in words, for the alt text and the plain-text e-mail.
     alt: str
+    #: What ``months`` holds: month names ("Apr 2023") or years ("2023").
+    axis: str = "month"
 
 
 class _Trends:

@@ -15,7 +15,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-from etl.report import appendix, trends
+from etl.report import appendix, compare, trends
 from etl.report.config import PackConfig, Rag
 from etl.report.content import PackData
 from etl.report.figures import (
@@ -27,7 +27,7 @@ from etl.report.figures import (
     short_month,
     shown,
 )
-from etl.report.reference import SECTIONS, catalogue, england
+from etl.report.reference import SECTIONS, catalogue
 from etl.report.tables import Table, needs_table, sources_table, teams_table
 from etl.report.trends import Chart
 from etl.warehouse.measures import KPI_IDS
@@ -94,15 +94,6 @@ class Capacity:
 
 
 @dataclass(frozen=True)
-class EnglandRow:
-    label: str
-    la: Shown
-    england: str
-    period: str
-    source: str
-
-
-@dataclass(frozen=True)
 class Definition:
     kpi_id: str
     label: str
@@ -127,8 +118,7 @@ class View:
     capacity: Capacity
     sections: tuple[Section, ...]
     charts: tuple[Chart, ...]
-    england: tuple[EnglandRow, ...]
-    england_notes: tuple[str, ...]
+    compare: compare.Compare
     appendix: appendix.Appendix
     definitions: tuple[Definition, ...]
 
@@ -155,7 +145,6 @@ class _Builder:
         self.config = config
         self.suppress = suppress
         self.catalogue = catalogue()
-        self.england = england()
         self.plan_month = config.plan.plan_month(data.month)
         #: Per month, that month's values (suppression may look at another measure).
         self.by_month = [
@@ -185,11 +174,9 @@ class _Builder:
         return value, f"Target {number_text(value, unit)}"
 
     def england_text(self, kpi_id: str) -> str:
-        found = self.england.for_measure(kpi_id, self.data.month)
-        if found is None or self.catalogue[kpi_id].unit == "count":
+        if self.catalogue[kpi_id].unit == "count":
             return ""
-        unit = self.catalogue[kpi_id].unit
-        return f"England {number_text(found.value, unit)} ({found.period})"
+        return compare.england_text(self.data, kpi_id)
 
     def rag(self, kpi_id: str) -> tuple[Rag, str]:
         target, _text = self.target(kpi_id)
@@ -272,42 +259,17 @@ class _Builder:
             period=f"{month_name(months[0])} to {month_name(months[-1])}",
         )
 
-    def england_rows(self) -> tuple[EnglandRow, ...]:
-        rows = []
-        for kpi_id in KPI_IDS:
-            found = self.england.for_measure(kpi_id, self.data.month)
-            info = self.catalogue[kpi_id]
-            if found is None or info.unit == "count":
-                continue
-            rows.append(
-                EnglandRow(
-                    label=info.label,
-                    la=self.figure(kpi_id),
-                    england=number_text(found.value, info.unit),
-                    period=found.period,
-                    source=found.source,
-                )
-            )
-        return tuple(rows)
-
-    def england_notes(self) -> tuple[str, ...]:
-        notes = []
-        for kpi_id in KPI_IDS:
-            found = self.england.for_measure(kpi_id, self.data.month)
-            if found is not None and self.catalogue[kpi_id].unit == "count":
-                notes.append(
-                    f"England, {found.period}: {number_text(found.value, 'count')} "
-                    f"{self.catalogue[kpi_id].label.lower()} ({found.source})."
-                )
-        return tuple(notes)
-
     def definitions(self) -> tuple[Definition, ...]:
         return tuple(
             Definition(
                 k,
                 self.catalogue[k].label,
                 _SECTION_TITLES[self.catalogue[k].section],
-                self.catalogue[k].definition,
+                " ".join(
+                    part
+                    for part in (self.catalogue[k].definition, compare.compared_definition(k))
+                    if part
+                ),
             )
             for k in KPI_IDS
         )
@@ -332,9 +294,10 @@ class _Builder:
             if self.plan_month >= 1
             else f"before the plan starts ({month_name(plan.start_month)})"
         )
+        council = self.config.council(self.data.la_code, self.data.la_name)
         return View(
             la_code=self.data.la_code,
-            council=self.config.council(self.data.la_code),
+            council=council,
             month=str(self.data.month),
             month_name=month_name(self.data.month),
             plan_name=plan.name,
@@ -345,9 +308,11 @@ class _Builder:
             tiles=tuple(self.tile(k) for k in self.config.targets),
             capacity=self.capacity(),
             sections=tuple(self.section(key) for key in SECTIONS),
-            charts=trends.build(self.data, self.config, self.suppress, self.by_month),
-            england=self.england_rows(),
-            england_notes=self.england_notes(),
+            charts=(
+                *trends.build(self.data, self.config, self.suppress, self.by_month),
+                *compare.charts(self.data, council),
+            ),
+            compare=compare.build(self.data, council),
             appendix=appendix.build(self.data, suppress=self.suppress),
             definitions=self.definitions(),
         )

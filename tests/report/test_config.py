@@ -10,7 +10,7 @@ import yaml
 from etl.errors import ConfigError
 from etl.months import Month
 from etl.report.config import CONFIG_ENV, Rag, Target, config_path, load_pack_config
-from etl.report.reference import catalogue, england
+from etl.report.reference import catalogue
 from etl.report.yamlfile import packaged
 from etl.warehouse.measures import KPI_IDS
 
@@ -163,34 +163,3 @@ def test_higher_is_better_targets() -> None:
 def test_catalogue_covers_every_measure_once() -> None:
     assert set(catalogue().root) == set(KPI_IDS)
     assert catalogue()["median_episode_days"].suppress_by == "closures"
-
-
-def test_england_figures_match_kpis_md() -> None:
-    """The published DfE values of KPIS.md, each with its source."""
-    figures = england()
-    table = {
-        2022: (0.200, 0.176, 0.172, 16.6),
-        2023: (0.189, 0.179, 0.159, 16.0),
-        2024: (0.173, 0.162, 0.139, 15.4),
-        2025: (0.142, 0.130, 0.118, 15.2),
-    }
-    for year, values in table.items():
-        found = [f for f in figures.figures if f.source == "csww" and f.reporting_year == year]
-        assert len(found) == 1
-        got = found[0].values
-        measures = ("vacancy_rate", "agency_rate", "turnover_rate_12m", "average_caseload")
-        assert tuple(got[k] for k in measures) == values
-    cin = [f for f in figures.figures if f.source == "cin"]
-    assert cin[0].values == {"referrals": 632830, "re_referral_rate": 0.226, "nfa_rate": 0.065}
-    assert figures.sources["cin"].title == "Characteristics of children in need"
-
-
-def test_england_figure_for_a_month() -> None:
-    figures = england()
-    march_2025 = figures.for_measure("vacancy_rate", Month(2025, 3))
-    assert march_2025 is not None
-    assert (march_2025.value, march_2025.period) == (0.173, "at 30 September 2024")
-    assert "reporting year 2024" in march_2025.source
-    early = figures.for_measure("vacancy_rate", Month(2021, 1))
-    assert early is not None and early.period == "at 30 September 2022"
-    assert figures.for_measure("closures", Month(2025, 3)) is None

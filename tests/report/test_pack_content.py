@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
+from etl.reference.load import load_shipped
 from etl.report.config import PackConfig, load_pack_config
 from etl.report.content import gather
 from etl.report.publish import NothingToReport, PublishResult, publish_pack
@@ -50,9 +51,13 @@ class Published:
 
 
 @pytest.fixture(scope="module")
-def published(pack_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Published:
+def published(
+    pack_engine: Engine, tmp_path_factory: pytest.TempPathFactory, gx_dir: Path
+) -> Published:
     clear(pack_engine)
     load_small_warehouse(pack_engine)
+    # DfE's published statistics, as `csc-pipeline init` loads them.
+    load_shipped(pack_engine, loaded_by="test", gx_dir=gx_dir)
     settings = make_settings(tmp_path_factory.mktemp("pack"))
     config = load_pack_config()
     result = publish(pack_engine, settings, config)
@@ -173,13 +178,59 @@ def test_every_measure_is_defined(published: Published) -> None:
     assert set(KPI_IDS) <= defined
 
 
-def test_england_comparison_names_its_sources(published: Published) -> None:
+def test_comparison_names_its_sources_and_the_licence(published: Published) -> None:
+    """A pack for March 2024: the workforce at 30 September 2023, CIN to 31 March 2024."""
     text = visible_text(published.html)
-    assert 'Department for Education, "Children\'s social work workforce", reporting year 2023' in (
-        text
+    assert "Vacancy rate at 30 September 2023 DfE, Children's social work workforce 2023" in text
+    assert (
+        "Re-referral rate year to 31 March 2024 DfE, Characteristics of children in need 2024"
+        in (text)
     )
-    assert '"Characteristics of children in need", reporting year 2025' in text
-    assert "632,830" in text
+    assert (
+        'Department for Education, "Children\'s social work workforce", indicators by local' in text
+    )
+    assert (
+        "England, year to 31 March 2024: 621,880 referrals (Department for Education, "
+        '"Characteristics of children in need" (table C1: referrals and re-referrals, 2024)).'
+    ) in text
+    assert "Open Government Licence v3.0" in text
+
+
+def test_how_we_compare_sets_birmingham_beside_its_neighbours(published: Published) -> None:
+    """DfE's figures for Birmingham at 30 September 2023 (the shipped release)."""
+    rows = {r.key: r for r in published.view.compare.rows}
+    vacancy = rows["vacancy_rate"]
+    assert (vacancy.la.text, vacancy.england.text, vacancy.period) == (
+        "26.7%",
+        "18.9%",
+        "at 30 September 2023",
+    )
+    assert vacancy.region_name == "West Midlands"
+    assert vacancy.neighbours_n == "10 of 10"
+    names = [n.name for n in published.view.compare.neighbours]
+    assert names[:3] == ["Nottingham", "Manchester", "Bradford"] and len(names) == 10
+    text = visible_text(published.html)
+    assert "How we compare" in text and "Nottingham (very close)" in text
+    charts = [c for c in published.view.charts if c.key.startswith("compare_")]
+    assert [c.key for c in charts] == [
+        "compare_vacancy_rate",
+        "compare_agency_rate",
+        "compare_turnover_rate",
+        "compare_average_caseload",
+    ]
+    assert charts[0].months == tuple(str(y) for y in range(2017, 2024))
+    assert "at 30 September 2023: Birmingham 26.7%" in charts[0].alt
+
+
+def test_benchmarks_csv_is_archived_beside_kpis_csv(published: Published) -> None:
+    folder = Path(published.result.kpis_csv).parent
+    lines = (folder / "benchmarks.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == (
+        "la_code,indicator,period,la_value,neighbours_median,neighbours_n,"
+        "region_value,england_value,rank,of"
+    )
+    assert lines[1].startswith("330,vacancy_rate,2023-09-30,0.267,")
+    assert len(lines) == 7
 
 
 def test_team_names_are_escaped(published: Published) -> None:
