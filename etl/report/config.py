@@ -115,6 +115,8 @@ class Audience(_Strict):
     title: str = Field(min_length=1)
     recipients: list[str] = Field(min_length=1)
     suppress_small_numbers: bool
+    #: A regional hub's copy: adds every loaded LA's headline measures and the hub's total.
+    hub_table: bool = False
 
     @model_validator(mode="after")
     def _addresses(self) -> Audience:

@@ -46,6 +46,7 @@ from etl.report.content import PackData, gather
 from etl.report.deliveries import Delivery, delivery_lock, last_deliveries, record_delivery
 from etl.report.delivery import SmtpSettings, send_message
 from etl.report.figures import day
+from etl.report.hub import hub_las
 from etl.report.message import build_message
 from etl.report.render import data_uris, render_html
 from etl.report.view import View, build_view
@@ -148,17 +149,17 @@ def publish_pack(
         raise NothingToReport(
             f"no extract is loaded for LA {la_code}, {month}: there is no pack to make"
         )
-    copies = _render(data, config)
+    copies = _render(engine, data, config)
     folder = pack_dir(settings.reports_dir, la_code, month)
-    html = archive(folder / PACK_FILE, _archived_html(copies[False]))
+    html = archive(folder / PACK_FILE, _archived_html(copies[_PLAIN]))
     csv_path = archive(folder / CSV_FILE, kpis_csv(data.kpis.values()))
     archive(folder / BENCHMARKS_FILE, benchmarks_csv(data.benchmarks))
     run = _Run(engine, settings, data, config, smtp, force)
     outcomes = []
     for audience in config.audiences:
-        copy = copies[audience.suppress_small_numbers]
+        copy = copies[_variant(audience)]
         archived = html
-        if audience.suppress_small_numbers:
+        if _variant(audience) != _PLAIN:
             archived = archive(folder / audience_file(audience.name), _archived_html(copy))
         digest = copy.view.digest()
         outcome = AudienceOutcome(
@@ -177,14 +178,29 @@ def publish_pack(
     )
 
 
-def _render(data: PackData, config: PackConfig) -> dict[bool, _Copy]:
-    """The unsuppressed copy (archived as the commissioner's pack) and, if any
-    audience needs it, the suppressed one."""
-    variants = {False} | {a.suppress_small_numbers for a in config.audiences}
+#: A copy of the pack: (suppresses small numbers, has the hub table).
+_Variant = tuple[bool, bool]
+#: The commissioner's pack as archived: nothing suppressed, no hub table.
+_PLAIN: _Variant = (False, False)
+
+
+def _variant(audience: Audience) -> _Variant:
+    return (audience.suppress_small_numbers, audience.hub_table)
+
+
+def _render(engine: Engine, data: PackData, config: PackConfig) -> dict[_Variant, _Copy]:
+    """The plain copy (archived as the commissioner's pack) and each other copy an
+    audience needs (suppressed, with the hub table)."""
+    variants = {_PLAIN} | {_variant(a) for a in config.audiences}
+    las = (
+        hub_las(engine, data.month, config.council_names)
+        if any(with_hub for _s, with_hub in variants)
+        else None
+    )
     copies = {}
-    for suppress in sorted(variants):
-        view = build_view(data, config, suppress=suppress)
-        copies[suppress] = _Copy(view, render_all(view.charts))
+    for suppress, with_hub in sorted(variants):
+        view = build_view(data, config, suppress=suppress, hub_las=las if with_hub else None)
+        copies[(suppress, with_hub)] = _Copy(view, render_all(view.charts))
     return copies
 
 

@@ -15,7 +15,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-from etl.report import appendix, compare, trends
+from etl.report import appendix, compare, hub, trends
 from etl.report.config import PackConfig, Rag
 from etl.report.content import PackData
 from etl.report.figures import (
@@ -119,6 +119,8 @@ class View:
     sections: tuple[Section, ...]
     charts: tuple[Chart, ...]
     compare: compare.Compare
+    #: The regional hub's table, for an audience that asks for it.
+    hub: hub.HubTable | None
     appendix: appendix.Appendix
     definitions: tuple[Definition, ...]
 
@@ -140,10 +142,13 @@ class View:
 class _Builder:
     """Formats the figures of one pack for one audience."""
 
-    def __init__(self, data: PackData, config: PackConfig, suppress: bool) -> None:
+    def __init__(
+        self, data: PackData, config: PackConfig, suppress: bool, hub_las: list[hub.HubLa] | None
+    ) -> None:
         self.data = data
         self.config = config
         self.suppress = suppress
+        self.hub_las = hub_las
         self.catalogue = catalogue()
         self.plan_month = config.plan.plan_month(data.month)
         #: Per month, that month's values (suppression may look at another measure).
@@ -313,11 +318,23 @@ class _Builder:
                 *compare.charts(self.data, council),
             ),
             compare=compare.build(self.data, council),
+            hub=None
+            if self.hub_las is None
+            else hub.build(
+                self.hub_las, list(self.config.targets), self.data.month, suppress=self.suppress
+            ),
             appendix=appendix.build(self.data, suppress=self.suppress),
             definitions=self.definitions(),
         )
 
 
-def build_view(data: PackData, config: PackConfig, *, suppress: bool) -> View:
-    """The pack of ``data`` as seen by an audience that does (or does not) suppress."""
-    return _Builder(data, config, suppress).build()
+def build_view(
+    data: PackData,
+    config: PackConfig,
+    *,
+    suppress: bool,
+    hub_las: list[hub.HubLa] | None = None,
+) -> View:
+    """The pack of ``data`` as seen by an audience that does (or does not) suppress;
+    with ``hub_las``, the regional hub's table of those LAs too."""
+    return _Builder(data, config, suppress, hub_las).build()

@@ -9,6 +9,9 @@ text.
 
 from __future__ import annotations
 
+import base64
+import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,7 @@ import pytest
 from matplotlib import image
 from sqlalchemy.engine import Engine
 
+from etl.reference.load import load_shipped
 from etl.report.config import load_pack_config
 from etl.report.publish import publish_pack
 from etl.warehouse.db import make_engine, upgrade
@@ -32,11 +36,12 @@ def browser() -> str:
 
 
 @pytest.fixture(scope="module")
-def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def pack(tmp_path_factory: pytest.TempPathFactory, gx_dir: Path) -> Path:
     folder = tmp_path_factory.mktemp("screenshot")
     engine: Engine = make_engine(f"sqlite:///{folder / 'warehouse.db'}")
     upgrade(engine)
     load_small_warehouse(engine)
+    load_shipped(engine, loaded_by="test", gx_dir=gx_dir)
     result = publish_pack(
         engine, make_settings(folder), LA, MONTH, send=False, config=load_pack_config()
     )
@@ -79,3 +84,31 @@ def test_browser_dom_has_the_figures_and_no_script(
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
     assert "<script" not in dom.lower()
     assert SCRIPT_TEAM not in dom
+
+
+def test_how_we_compare_renders_with_its_charts(browser: str, pack: Path, tmp_path: Path) -> None:
+    """The section as the browser built it: the table, the neighbours, four charts."""
+    dom = dump_dom(browser, pack, tmp_path / "profile")
+    assert "How we compare" in dom
+    # Birmingham at 30 September 2023 (DfE): vacancy 26.7%, England 18.9%; rank of 151.
+    assert "26.7%" in dom and "18.9%" in dom and " of 151" in dom
+    assert "Nottingham (very close)" in dom
+    charts = re.findall(
+        r'<img[^>]+alt="(Average caseload|Vacancy rate|Agency worker rate|'
+        r"Turnover rate) by year",
+        dom,
+    )
+    assert sorted(charts) == [
+        "Agency worker rate",
+        "Average caseload",
+        "Turnover rate",
+        "Vacancy rate",
+    ]
+    # Each chart the browser decoded draws its three lines: the LA (blue), the
+    # neighbours' median (vermilion), England (green).
+    sources = re.findall(r'<img src="data:image/png;base64,([^"]+)"[^>]+alt="[^"]+ by year', dom)
+    assert len(sources) == 4
+    for source in sources:
+        pixels = image.imread(io.BytesIO(base64.b64decode(source)), format="png")
+        for line in ("#0072b2", "#d55e00", "#009e73"):
+            assert near(pixels, line).sum() > 100, line
