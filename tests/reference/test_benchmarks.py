@@ -118,9 +118,9 @@ def _children_in_need() -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def loaded(ref_engine: Engine, tmp_path_factory: pytest.TempPathFactory, gx_dir: Path) -> Engine:
+def loaded(engine: Engine, tmp_path_factory: pytest.TempPathFactory, gx_dir: Path) -> Engine:
     """The files below loaded once per backend (the tests only read)."""
-    empty_reference(ref_engine)
+    empty_reference(engine)
     files = tmp_path_factory.mktemp("dfe")
     model = {
         "330": NEAR,
@@ -133,9 +133,9 @@ def loaded(ref_engine: Engine, tmp_path_factory: pytest.TempPathFactory, gx_dir:
         write_neighbours(files / "sn.csv", model),
     ]
     for path in paths:
-        result = load_release(ref_engine, path, loaded_by="test", gx_dir=gx_dir)
+        result = load_release(engine, path, loaded_by="test", gx_dir=gx_dir)
         assert result.status == "loaded", [p.describe() for p in result.problems]
-    return ref_engine
+    return engine
 
 
 def _by_key(rows: list[Benchmark]) -> dict[str, Benchmark]:
