@@ -18,8 +18,10 @@ USER airflow
 # lock pins every package, Airflow included; naming apache-airflow again at the
 # image's own version (Airflow's advice for extending its image) makes a lock
 # that drifted from this FROM line fail the build instead of replacing Airflow.
+# --compile-bytecode: uv installs without .pyc files by default, and every
+# task process would then compile pandas, SQLAlchemy and GX again (seconds).
 COPY --chown=airflow:0 requirements.lock /opt/csc-pipeline/requirements.lock
-RUN uv pip install --no-cache "apache-airflow==${AIRFLOW_VERSION}" \
+RUN uv pip install --no-cache --compile-bytecode "apache-airflow==${AIRFLOW_VERSION}" \
         -r /opt/csc-pipeline/requirements.lock
 
 # The project itself, editable as `make install` does: etl finds the committed

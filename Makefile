@@ -16,10 +16,19 @@ test: install lint typecheck pytest
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+# Then bytecode: uv installs without it, and with PYTHONDONTWRITEBYTECODE set
+# nothing ever caches it, so every command would compile pandas, SQLAlchemy
+# and GX again (about 5 s).  compileall writes .pyc files whatever that
+# variable says, also compiles what an earlier install left uncompiled (uv's
+# --compile-bytecode does nothing when there is nothing to install), and skips
+# what is current; the Makefile is a prerequisite so that an existing .venv/
+# gets it.
+$(VENV)/.installed: requirements.lock pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/python -m compileall -q -j 0 \
+		"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 

@@ -14,16 +14,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection, Engine
 
 from etl.errors import CscError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported by the functions that migrate (a fifth of a second):
+# every command and task reaches this module, and only ``init`` migrates.
 
 #: The PostgreSQL schema the warehouse lives in.
 SCHEMA = "csc"
@@ -136,6 +138,8 @@ def transaction(bind: Bind, *, write: bool = False) -> Iterator[Connection]:
 
 def alembic_config(connection: Connection) -> Config:
     """An Alembic configuration that migrates through ``connection``."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -144,6 +148,8 @@ def alembic_config(connection: Connection) -> Config:
 
 def upgrade(bind: Bind, revision: str = "head") -> None:
     """Migrate the warehouse up to ``revision`` and refresh the working-day calendar."""
+    from alembic import command
+
     from etl.warehouse.calendar import sync_calendar
 
     with transaction(bind) as connection:
@@ -154,12 +160,16 @@ def upgrade(bind: Bind, revision: str = "head") -> None:
 
 def downgrade(bind: Bind, revision: str = "base") -> None:
     """Migrate the warehouse down to ``revision`` (``base``: drop every table)."""
+    from alembic import command
+
     with transaction(bind) as connection:
         command.downgrade(alembic_config(connection), revision)
 
 
 def current_revision(bind: Bind) -> str | None:
     """The Alembic revision the warehouse is at (None when never migrated)."""
+    from alembic.migration import MigrationContext
+
     with transaction(bind) as connection:
         context = MigrationContext.configure(
             connection, opts={"version_table_schema": schema_of(connection)}
@@ -169,6 +179,9 @@ def current_revision(bind: Bind) -> str | None:
 
 def schema_diff(bind: Bind, models: sa.MetaData | None = None) -> list[Any]:
     """Differences between the migrated database and the models (empty: in step)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
     from etl.warehouse.schema import metadata
 
     models = metadata if models is None else models

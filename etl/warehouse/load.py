@@ -32,7 +32,6 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from psycopg import sql as pgsql
 from sqlalchemy.engine import Connection
 
 from etl.contracts import Contract, load_contract
@@ -329,6 +328,9 @@ def _stage_rows(connection: Connection, stage: sa.Table, rows: pd.DataFrame) -> 
 
 def _copy_rows(connection: Connection, stage: sa.Table, rows: pd.DataFrame) -> None:
     """COPY the rows into the staging table through psycopg 3, in CSV blocks."""
+    # Imported here, as SQLAlchemy imports its driver: not for a SQLite warehouse.
+    from psycopg import sql as pgsql
+
     statement = pgsql.SQL("COPY {table} ({columns}) FROM STDIN (FORMAT csv)").format(
         table=pgsql.Identifier("pg_temp", stage.name),
         columns=pgsql.SQL(", ").join(pgsql.Identifier(name) for name in rows.columns),
