@@ -286,7 +286,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from etl.report.config import load_pack_config
     from etl.report.deliveries import deliveries_ready
     from etl.report.delivery import retrying, smtp_from_environment
-    from etl.report.publish import missing_datasets, publish_pack
+    from etl.report.publish import publish_pack, readiness
 
     if args.force and not args.send:
         raise CscError("--force only applies with --send")
@@ -300,15 +300,20 @@ def cmd_report(args: argparse.Namespace) -> int:
             "run `csc-pipeline init` first"
         )
     where = f"LA {args.la}, {args.month}"
-    missing = missing_datasets(engine, args.la, args.month)
-    if missing and args.send and not args.force:
+    ready = readiness(engine, args.la, args.month)
+    if ready.missing and args.send and not args.force:
         raise CscError(
-            f"no {', '.join(missing)} file is loaded for {where}, so the pack would show "
+            f"no {', '.join(ready.missing)} file is loaded for {where}, so the pack would show "
             "its measures as not available: render it without --send, or add --force to "
             "send it anyway"
         )
-    if missing:
-        console.print(f"[yellow]Not loaded for {where}: {', '.join(missing)}[/yellow]")
+    if ready.unmeasured and args.send and not args.force:
+        raise CscError(
+            f"the pack for {where} waits: {ready.describe()}; run the measures task (or "
+            "`csc-pipeline ingest` again), or add --force to send the figures as they are"
+        )
+    if not ready.ready:
+        console.print(f"[yellow]{where}: {ready.describe()}[/yellow]", soft_wrap=True)
     attempts = smtp.attempts if smtp else 1
 
     def retry(attempt: int, exc: CscError) -> None:

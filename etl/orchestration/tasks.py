@@ -180,18 +180,25 @@ def _smtp() -> Any:
 def publish(target: dict[str, Any], settings: Settings, *, force: bool = False) -> dict[str, Any]:
     """Render, archive and send the pack, once every dataset of the month is loaded.
 
-    A pack with a dataset missing is not sent (it would silently show blanks
-    where the commissioner expects figures): the run records what it waits
-    for, and the deadline DAG tells the engineers if it never comes.
+    A pack with a dataset missing, or with a load whose measures are not yet
+    recomputed (the measures task of a resubmission still to run), is not
+    sent: it would show blanks, or old figures as new ones.  The run records
+    what it waits for, and the deadline DAG tells the engineers if it never
+    comes.
     """
-    from etl.report.publish import missing_datasets, publish_pack
+    from etl.report.publish import publish_pack, readiness
 
     engine = warehouse(settings)
     la_code, month = target["la_code"], Month.parse(target["month"])
-    missing = missing_datasets(engine, la_code, month)
-    if missing:
-        log.warning("pack %s %s not built: waiting for %s", la_code, month, ", ".join(missing))
-        return {**target, "status": "waiting", "missing": missing}
+    ready = readiness(engine, la_code, month)
+    if not ready.ready:
+        log.warning("pack %s %s not built: waiting: %s", la_code, month, ready.describe())
+        return {
+            **target,
+            "status": "waiting",
+            "missing": list(ready.missing),
+            "waiting_for": ready.describe(),
+        }
     result = publish_pack(engine, settings, la_code, month, send=True, force=force, smtp=_smtp())
     return {**target, "status": "published", **result.summary()}
 

@@ -52,7 +52,7 @@ from etl.report.render import data_uris, render_html
 from etl.report.view import View, build_view
 from etl.settings import Settings
 from etl.warehouse.db import Bind, transaction
-from etl.warehouse.schema import loads, measures
+from etl.warehouse.schema import CURRENT_LOAD, loads
 
 SENT = "sent"
 CORRECTION = "correction"
@@ -266,36 +266,66 @@ class _Run:
 # --- for the deadline check -------------------------------------------------------------
 
 
-#: A plain count each dataset gives every month whose file is loaded (0 at
-#: least): NULL or absent means the month's measures were computed before the
-#: file was loaded, or not yet since.
-_LOADED_MEASURE = {"workforce": "permanent_fte", "referrals": "referrals", "closures": "closures"}
+#: Months before the pack's whose loads its measures read: the longest window
+#: (re-referrals read the 12 months before M; KPIS.md).
+WINDOW_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """What a month's pack waits for before it can be made from current figures."""
+
+    #: Datasets (in DATASETS order) with no current load for the month.
+    missing: tuple[str, ...]
+    #: Current loads of the month or its window whose measures were not yet
+    #: recomputed with them, as ``(dataset, month, file name)``.
+    unmeasured: tuple[tuple[str, Month, str], ...]
+
+    @property
+    def ready(self) -> bool:
+        return not self.missing and not self.unmeasured
+
+    def describe(self) -> str:
+        """What it waits for, in one sentence's worth of parts."""
+        parts = [f"no {', '.join(self.missing)} file loaded"] if self.missing else []
+        if self.unmeasured:
+            files = ", ".join(name for _d, _m, name in self.unmeasured)
+            parts.append(f"measures not yet recomputed since {files} was loaded")
+        return "; ".join(parts)
+
+
+def readiness(bind: Bind, la_code: str, month: Month) -> Readiness:
+    """Whether the pack of ``la_code`` and ``month`` can be made, and what it waits for.
+
+    Every dataset needs a current load for the month, and every current load
+    of the month and the months its windowed measures read must have been
+    measured (``loads.measured_at``): the DAG loads and recomputes in two
+    tasks, and a pack made in between would show the old figures as the
+    resubmission's.
+    """
+    query = sa.select(loads.c.dataset, loads.c.month, loads.c.file_name, loads.c.measured_at).where(
+        loads.c.la_code == la_code,
+        loads.c.month >= (month - WINDOW_MONTHS).start,
+        loads.c.month <= month.start,
+        CURRENT_LOAD,
+    )
+    with transaction(bind) as connection:
+        rows = connection.execute(query.order_by(loads.c.month, loads.c.dataset)).all()
+    loaded = {r.dataset for r in rows if Month.of(r.month) == month}
+    return Readiness(
+        missing=tuple(d for d in DATASETS if d not in loaded),
+        unmeasured=tuple(
+            (r.dataset, Month.of(r.month), r.file_name) for r in rows if r.measured_at is None
+        ),
+    )
 
 
 def missing_datasets(bind: Bind, la_code: str, month: Month) -> list[str]:
-    """Datasets (in DATASETS order) the month's pack cannot show yet.
-
-    A dataset is missing when it has no current load for the LA and month,
-    or when its measures have not been computed since it was loaded (the
-    DAG loads and recomputes in separate tasks; a pack made in between would
-    show the dataset as not available).
-    """
-    current = sa.select(loads.c.dataset).where(
-        loads.c.la_code == la_code,
-        loads.c.month == month.start,
-        loads.c.status == "loaded",
-        loads.c.superseded_by.is_(None),
-    )
-    computed = sa.select(measures.c.kpi_id).where(
-        measures.c.la_code == la_code,
-        measures.c.month == month.start,
-        measures.c.kpi_id.in_(list(_LOADED_MEASURE.values())),
-        measures.c.value.is_not(None),
-    )
-    with transaction(bind) as connection:
-        loaded = set(connection.scalars(current))
-        counted = set(connection.scalars(computed))
-    return [d for d in DATASETS if d not in loaded or _LOADED_MEASURE[d] not in counted]
+    """Datasets (in DATASETS order) the month's pack cannot show yet: no current
+    load for the month, or one whose measures were not yet recomputed."""
+    ready = readiness(bind, la_code, month)
+    pending = {d for d, m, _name in ready.unmeasured if m == month}
+    return [d for d in DATASETS if d in ready.missing or d in pending]
 
 
 def pack_sent(bind: Bind, la_code: str, month: Month, *, config: PackConfig | None = None) -> bool:

@@ -4,7 +4,7 @@
 :class:`View` of plain, frozen dataclasses holding text, so the templates only
 lay it out (no arithmetic, no formatting, no suppression logic in Jinja).
 The view depends only on the data, the configuration and whether small
-numbers are suppressed; :meth:`View.digest` hashes it, which is how a changed
+numbers are suppressed; :meth:`View.digest` hashes its figures, which is how a changed
 pack is told from one already sent (cosmetic template changes do not count
 as a change of the pack).
 """
@@ -42,6 +42,8 @@ _SECTION_TITLES = {
     "referrals": "Referrals and assessments",
     "closures": "Closures",
 }
+#: What says which files the figures came from, not what they are.
+_LINEAGE_FIELDS = ("appendix", "figures_as_at")
 #: The closure measures shown in the capacity call-out, not in the closures table.
 _CAPACITY = ("capacity_closures", "capacity_closures_3m")
 
@@ -125,8 +127,16 @@ class View:
     definitions: tuple[Definition, ...]
 
     def digest(self) -> str:
-        """SHA-256 of the content: equal digests mean the same pack."""
-        text = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        """SHA-256 of what the pack says: equal digests mean the same figures.
+
+        The data-quality appendix and the "figures as at" time are left out:
+        a file resubmitted with the same figures changes them, and is no
+        reason to send the commissioner a correction.
+        """
+        content = asdict(self)
+        for lineage in _LINEAGE_FIELDS:
+            content.pop(lineage)
+        text = json.dumps(content, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def chart(self, key: str) -> Chart:

@@ -10,7 +10,8 @@ a lost connection, a failed check - leaves the previous state untouched):
    psycopg 3; SQLite: executemany) and check the staged count;
 4. record the load, mark the previous one superseded by it, delete the
    month's rows from the data table and insert them from staging;
-5. recompute the measures of every month the load affects.
+5. recompute the measures of every month the load affects, and mark the load
+   measured (``measured_at``), which is what lets a pack be made from it.
 
 Referrals are versions: the month-M file's rows are stored with month = M
 and replace only month M's versions, so a later month's version of the same
@@ -40,7 +41,7 @@ from etl.months import Month, month_range
 from etl.pseudonymise import PSEUDONYM_CHARS
 from etl.warehouse.db import Bind, is_postgresql, schema_of, transaction
 from etl.warehouse.measures import known_months, months_affected, recompute_measures
-from etl.warehouse.schema import DATA_TABLES, contract_columns, loads, measures
+from etl.warehouse.schema import CURRENT_LOAD, DATA_TABLES, contract_columns, loads, measures
 
 #: Name of the reader's row-number column, kept as ``source_row``.
 ROW = "_row"
@@ -191,6 +192,17 @@ def _recompute(
     if new_month:
         others = [d for d in DATA_TABLES if d != dataset]
         recompute_measures(connection, la_code, [month], others)
+    # The month's current load is now reflected in every measure it changes.
+    connection.execute(
+        sa.update(loads)
+        .where(
+            loads.c.dataset == dataset,
+            loads.c.la_code == la_code,
+            loads.c.month == month.start,
+            CURRENT_LOAD,
+        )
+        .values(measured_at=datetime.now(UTC))
+    )
     return months
 
 

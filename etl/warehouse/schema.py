@@ -79,11 +79,16 @@ loads = sa.Table(
     sa.Column("superseded_by", LOAD_ID, sa.ForeignKey("loads.load_id"), nullable=True),
     # For an "unchanged" record: the current load that already had this file.
     sa.Column("duplicate_of", LOAD_ID, sa.ForeignKey("loads.load_id"), nullable=True),
+    # When the measures this load changes were recomputed with it (NULL: not
+    # yet; the DAG loads and recomputes in two tasks).  A pack is made only
+    # from months whose current loads are all measured.
+    sa.Column("measured_at", sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint(sa.column("status").in_(LOAD_STATUSES), name="status"),
     sa.CheckConstraint(sa.column("dataset").in_(DATASETS), name="dataset"),
 )
 
-_CURRENT = sa.and_(loads.c.status == "loaded", loads.c.superseded_by.is_(None))
+#: The one predicate for "the current load" of a dataset, LA and month.
+CURRENT_LOAD = sa.and_(loads.c.status == "loaded", loads.c.superseded_by.is_(None))
 
 # At most one current load per dataset, LA and month: what makes a second
 # concurrent load of the same month fail instead of silently doubling it.
@@ -93,8 +98,8 @@ sa.Index(
     loads.c.la_code,
     loads.c.month,
     unique=True,
-    postgresql_where=_CURRENT,
-    sqlite_where=_CURRENT,
+    postgresql_where=CURRENT_LOAD,
+    sqlite_where=CURRENT_LOAD,
 )
 sa.Index("ix_loads_la_code_month", loads.c.la_code, loads.c.month)
 

@@ -6,7 +6,6 @@ Real processes on SQLite and on a PostgreSQL database of their own.
 from __future__ import annotations
 
 import csv
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from etl.warehouse.db import make_engine
 from etl.warehouse.schema import reference_loads
 from tests.reference.dfe_files import row, write_figures
 from tests.test_cli import run
-from tests.warehouse.conftest import BACKENDS, PG_URL, postgres_or_skip
+from tests.warehouse.conftest import BACKENDS, postgres_database
 
 
 @pytest.fixture(params=BACKENDS)
@@ -27,17 +26,8 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[st
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'warehouse.db'}"
         return
-    postgres_or_skip()
-    name = f"csc_cli_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield str(sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with postgres_database() as url:
+        yield url
 
 
 def test_init_loads_the_shipped_files_then_a_revision_and_a_bad_file(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,19 @@ def db(engine: Engine) -> Engine:
     """The module's warehouse, empty."""
     empty(engine)
     return engine
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A PostgreSQL database of its own (the CLI puts its ``csc`` schema there), dropped after."""
+    postgres_or_skip()
+    name = f"csc_cli_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
