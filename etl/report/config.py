@@ -154,6 +154,10 @@ class PackConfig(_Strict):
             raise ValueError(f"council_names keys must be quoted 3-digit LA codes: {bad_codes}")
         return self
 
+    def recipients(self) -> list[str]:
+        """Every address a pack goes to, each once, in the order of the audiences."""
+        return list(dict.fromkeys(r for audience in self.audiences for r in audience.recipients))
+
     def council(self, la_code: str) -> str:
         return self.council_names.get(la_code, f"LA {la_code}")
 
@@ -184,5 +188,5 @@ def load_pack_config(path: Path | str | None = None) -> PackConfig:
     unreadable or wrong, naming the file and what is wrong.
     """
     chosen = Path(path) if path is not None else config_path()
-    result: PackConfig = read_model(chosen, PackConfig)
+    result: PackConfig = read_model(chosen, PackConfig, setting=CONFIG_ENV)
     return result

@@ -49,8 +49,8 @@ def test_environment_variable_points_at_an_override(
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
-        ({"deadline_day": 10}, "deadline_day: Extra inputs are not permitted"),
+        ({"colour": "blue"}, "colour: unknown key"),
+        ({"deadline_day": 10}, "deadline_day: unknown key"),
         ({"data_engineers": ["not an address"]}, "not e-mail addresses"),
         (
             {

@@ -263,7 +263,7 @@ def test_refused_recipients_are_not_retried(
     controller = Controller(_Refusing(), hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        with pytest.raises(MailRefused, match="refused every recipient"):
+        with pytest.raises(MailRefused, match=r"; nothing was sent to anyone$"):
             publish(small_warehouse, settings, config, plain_smtp(port))
     finally:
         controller.stop()
