@@ -340,6 +340,12 @@ def _no_audience(data: dict[str, object]) -> None:
     data["audiences"] = []
 
 
+def _outsider(data: dict[str, object]) -> None:
+    audiences = data["audiences"]
+    assert isinstance(audiences, list)
+    audiences[1]["recipients"].append("board@gmail.com")
+
+
 def _smtp_unreachable(s: Setup) -> str:
     port = free_port()
     s.smtp(port)
@@ -376,6 +382,15 @@ def _smtp_not_json(s: Setup) -> str:
     )
 
 
+def _outsider_with_a_server(s: Setup) -> str:
+    s.inbox, port = s.stack.enter_context(mail_server())
+    s.smtp(port)
+    return _pack_wrong(
+        _outsider,
+        "audience partnership sends to board@gmail.com, outside approved_domains (example.gov.uk)",
+    )(s)
+
+
 INGEST = ("ingest", f"var/landing/{LANDED}")
 SEND = ("report", "--la", "330", "--month", "2024-03", "--send")
 CASES = {
@@ -406,6 +421,7 @@ CASES = {
     "pack configuration no audience": Case(
         SEND, _pack_wrong(_no_audience, "audiences: must list at least 1, not 0")
     ),
+    "pack recipient outside approved domains": Case(SEND, _outsider_with_a_server, process=True),
     "SMTP connection not JSON": Case(SEND, _smtp_not_json),
     "SMTP unreachable": Case(SEND, _smtp_unreachable),
     "SMTP login refused": Case(SEND, _smtp_login_refused),
