@@ -155,8 +155,8 @@ def _ingest(settings: Settings, files: list[Path], *, force: bool = False) -> li
 
     key = settings.require_pseudonym_key()
     missing = [f for f in files if not f.exists()]
-    if missing and not settings.landing_dir.is_dir():
-        settings.require_landing_dir()
+    if any(f.parent.resolve() == settings.landing_dir.resolve() for f in missing):
+        settings.require_landing_dir()  # a share not mounted, rather than "no such file"
     if missing:
         raise CscError(f"no such file: {', '.join(map(str, missing))}")
     settings.check_landed(files)

@@ -284,6 +284,13 @@ def _landing_missing(s: Setup) -> str:
     )
 
 
+def _typo_elsewhere(s: Setup) -> str:
+    """Not the landing folder's fault: the file named is simply not there."""
+    s.env["CSC_PSEUDONYM_KEY"] = KEY
+    s.env["CSC_LANDING_DIR"] = str(s.root / "share")
+    return f"no such file: downloads/{LANDED}"
+
+
 def _landing_under_a_file(s: Setup) -> str:
     (s.root / "mnt").write_text("not a folder", encoding="utf-8")
     s.env["CSC_LANDING_DIR"] = str(s.root / "mnt" / "landing")
@@ -405,6 +412,9 @@ CASES = {
     "warehouse never created (SQLite, report)": Case(SEND, _report_sqlite_never_created),
     "warehouse without schema (SQLite, ingest)": Case(INGEST, _ingest_sqlite_empty_file),
     "landing folder missing": Case(("ingest", f"share/{LANDED}"), _landing_missing),
+    "landing folder missing, file elsewhere": Case(
+        ("ingest", f"downloads/{LANDED}"), _typo_elsewhere
+    ),
     "landing folder under a file": Case(("init",), _landing_under_a_file),
     "landing folder read-only": Case(INGEST, _landing_read_only),
     "archive disk full": Case(INGEST, _archive_full),
