@@ -528,3 +528,22 @@ def test_bad_configuration_is_one_sentence_and_changes_nothing(
     assert snapshot(setup.root) == before  # warehouse, landed file, archive, reports, outbox
     if setup.inbox is not None:
         assert setup.inbox.messages == []
+
+
+def test_a_landing_folder_that_is_not_there_fails_the_sensor_at_once(tmp_path: Path) -> None:
+    """The DAG's wait: a share not mounted is a fault now, not a week of waiting."""
+    from etl.errors import ConfigError
+    from etl.orchestration.tasks import find_landed
+    from etl.settings import load_settings
+
+    settings = load_settings({"CSC_VAR_DIR": str(tmp_path / "var")})
+    with pytest.raises(ConfigError) as caught:
+        find_landed("workforce", "330", "2024-02", settings)
+    assert str(caught.value) == (
+        f"CSC_LANDING_DIR {tmp_path / 'var' / 'landing'} does not exist or is not a folder: "
+        "extracts cannot land there (run `csc-pipeline init`, or mount the share)"
+    )
+    settings.landing_dir.mkdir(parents=True)
+    assert find_landed("workforce", "330", "2024-02", settings) is None
+    landed = write_rows(settings.landing_dir / LANDED, "workforce", [VALID_ROWS["workforce"]])
+    assert find_landed("workforce", "330", "2024-02", settings) == str(landed)
