@@ -113,19 +113,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if rejected else 0
 
 
-def _engine(url: str) -> Engine:
-    from etl.warehouse.db import make_engine
+def _engine(url: str, *, must_exist: bool = False) -> Engine:
+    from etl.warehouse.db import open_warehouse
 
-    try:
-        engine = make_engine(url)
-        with engine.connect():
-            pass
-    except sa.exc.SQLAlchemyError as exc:
-        raise CscError(
-            f"cannot reach the warehouse at {sa.make_url(url).render_as_string()}: "
-            f"{type(getattr(exc, 'orig', None) or exc).__name__}"
-        ) from None
-    return engine
+    return open_warehouse(url, must_exist=must_exist)
 
 
 def _initialise(settings: Settings) -> None:
@@ -150,6 +141,7 @@ def _initialise(settings: Settings) -> None:
 
 def cmd_init(args: argparse.Namespace) -> int:
     settings = load_settings()
+    settings.check_folders()
     _initialise(settings)
     console.print(
         f"Warehouse ready at {_safe_url(settings.warehouse_url)}; folders under {settings.var_dir}"
@@ -205,17 +197,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def _ingest(settings: Settings, files: list[Path], *, force: bool = False) -> list[IngestResult]:
     from etl.ingest import Folders, ingest_files, schema_ready
     from etl.validation import build_data_docs, working_project
+    from etl.warehouse.db import not_created
 
     key = settings.require_pseudonym_key()
-    engine = _engine(settings.warehouse_url)
-    if not schema_ready(engine):
-        raise CscError(
-            f"the warehouse at {_safe_url(settings.warehouse_url)} has no tables yet: "
-            "run `csc-pipeline init` first"
-        )
-    missing = [str(f) for f in files if not f.exists()]
+    missing = [f for f in files if not f.exists()]
+    if any(f.parent.resolve() == settings.landing_dir.resolve() for f in missing):
+        settings.require_landing_dir()  # a share not mounted, rather than "no such file"
     if missing:
-        raise CscError(f"no such file: {', '.join(missing)}")
+        raise CscError(f"no such file: {', '.join(map(str, missing))}")
+    settings.check_landed(files)
+    engine = _engine(settings.warehouse_url, must_exist=True)
+    if not schema_ready(engine):
+        raise CscError(not_created(settings.warehouse_url))
     folders = Folders(settings.archive_dir, settings.quarantine_dir)
     gx_dir = working_project(settings.gx_dir)
     with _progress() as progress:
@@ -285,7 +278,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Render the month's pack (HTML, kpis.csv, benchmarks.csv); with --send, e-mail it once."""
     from etl.report.config import load_pack_config
     from etl.report.deliveries import deliveries_ready
-    from etl.report.delivery import retrying, smtp_from_environment
+    from etl.report.delivery import check_mail_server, retrying, smtp_from_environment
     from etl.report.publish import publish_pack, readiness
 
     if args.force and not args.send:
@@ -293,11 +286,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = load_settings()
     config = load_pack_config()
     smtp = smtp_from_environment() if args.send else None
-    engine = _engine(settings.warehouse_url)
+    engine = _engine(settings.warehouse_url, must_exist=True)
     if not deliveries_ready(engine):
         raise CscError(
-            f"the warehouse at {_safe_url(settings.warehouse_url)} is not up to date: "
-            "run `csc-pipeline init` first"
+            f"the warehouse at {_safe_url(settings.warehouse_url)} (CSC_WAREHOUSE_URL) is not "
+            "up to date: run `csc-pipeline init` first"
         )
     where = f"LA {args.la}, {args.month}"
     ready = readiness(engine, args.la, args.month)
@@ -321,6 +314,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"{exc}; trying again ({attempt} of {attempts - 1})", markup=False, soft_wrap=True
         )
 
+    if smtp is not None:  # down, refusing the login or an address: before anything is made
+        sender, recipients = smtp.from_address or config.sender, config.recipients()
+        retrying(
+            lambda: check_mail_server(smtp, sender, recipients), attempts=attempts, on_retry=retry
+        )
     with console.status(f"Rendering the pack for {where}"):
         result = retrying(
             lambda: publish_pack(
@@ -366,6 +364,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     # The DAGs' tasks read their settings from the environment, as in production.
     os.environ["CSC_PSEUDONYM_KEY"] = settings.pseudonym_key or ""
+    settings.check_folders()
     _initialise(settings)
     la_code, months = "330", month_range(Month(2022, 4), args.months)
     files = _write_sample(settings.landing_dir, la_code, months[0], len(months), 1, False)
@@ -509,7 +508,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except CscError as exc:
-        errors.print(f"csc-pipeline: {exc}", markup=False)
+        errors.print(f"csc-pipeline: {exc}", markup=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         errors.print("csc-pipeline: interrupted")

@@ -15,3 +15,11 @@ class ConfigError(CscError):
 
 class MailUnavailable(CscError):
     """The mail server could not be reached or refused the message: worth a retry."""
+
+
+class FilingFailed(CscError):
+    """A landed file could not be archived or quarantined (a full or read-only disk).
+
+    Raised before anything is loaded: the file is still where it was and no
+    partial copy is left behind.
+    """

@@ -4,12 +4,18 @@ An accepted file moves to the archive; a rejected one to quarantine, with a
 data-quality report beside it (Markdown for people, JSON for machines) that
 names every rule, column, row number and count, and never a raw identifier.
 These two folders are the only places raw identifiers may remain.
+
+Filing is whole or not at all: a copy is complete before the original goes,
+and a copy or report that fails half-way (a full or read-only disk) is
+removed, so the file is where it was and nothing partial is left.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,6 +24,8 @@ from pathlib import Path
 from etl.problems import Problem, format_rows
 
 UNPARSED = "unparsed"
+
+log = logging.getLogger(__name__)
 
 
 def sha256_of(path: Path) -> str:
@@ -42,10 +50,82 @@ def destination(
     return target
 
 
-def move(path: Path, target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(path), str(target))
+def place(path: Path, target: Path) -> Path:
+    """A complete copy of ``path`` at ``target`` (the original stays), or nothing.
+
+    A hard link when both are on one file system (instant, no space used),
+    else a copy written beside ``target`` and renamed into place once
+    complete.  Raises :class:`OSError` after removing whatever it made.
+    """
+    made = _make_folder(target.parent)
+    try:
+        try:
+            os.link(path, target)
+            return target
+        except OSError:
+            pass  # another file system (or one without links): copy instead
+        partial = target.with_name(target.name + ".part")
+        try:
+            with path.open("rb") as source, partial.open("xb") as copy:
+                shutil.copyfileobj(source, copy, 1 << 20)
+                copy.flush()
+                os.fsync(copy.fileno())
+            shutil.copystat(path, partial)
+            partial.replace(target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    except BaseException:
+        _remove_folders(made)
+        raise
     return target
+
+
+def move(path: Path, target: Path) -> Path:
+    """Move ``path`` to ``target`` whole or not at all (raises :class:`OSError`)."""
+    place(path, target)
+    try:
+        path.unlink()
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def remove(path: Path) -> None:
+    """Remove a placed copy again (a load that failed after the file was archived)."""
+    path.unlink(missing_ok=True)
+
+
+def let_go(path: Path) -> None:
+    """Remove the original of a file already archived and loaded.
+
+    It cannot fail the load that has happened: a file left behind is only
+    logged (ingesting it again finds it unchanged).
+    """
+    try:
+        path.unlink()
+    except OSError as exc:
+        log.warning("%s is archived and loaded but could not be removed: %s", path, exc)
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; the ones created, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(exist_ok=True)
+    return missing
+
+
+def _remove_folders(folders: Sequence[Path]) -> None:
+    for folder in folders:  # deepest first
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def write_report(
@@ -85,7 +165,6 @@ def write_report(
         )
     lines += ["", "Correct the file and land it again with the same name.", ""]
     markdown = target.with_name(target.name + ".report.md")
-    markdown.write_text("\n".join(lines), encoding="utf-8")
     record = {
         "file": original.name,
         "decision": "rejected",
@@ -95,8 +174,26 @@ def write_report(
         "problems": [p.to_record() for p in problems],
     }
     machine = target.with_name(target.name + ".report.json")
-    machine.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    made = _make_folder(target.parent)
+    try:
+        _write_whole(markdown, "\n".join(lines))
+        _write_whole(machine, json.dumps(record, indent=2))
+    except BaseException:
+        markdown.unlink(missing_ok=True)
+        _remove_folders(made)
+        raise
     return markdown, machine
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that it is there whole or not at all."""
+    partial = path.with_name(path.name + ".part")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _cell(text: str) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from etl import filing
 from etl.contracts import DATASETS, Severity
+from etl.errors import FilingFailed
 from etl.filenames import BadFileName, parse_name
 from etl.months import Month
 from etl.problems import Problem
@@ -227,24 +228,33 @@ def load_accepted(
     """
     when = datetime.now(UTC)
     path = accepted.path
-    result = load_month(
-        engine,
-        dataset=accepted.dataset,
-        la_code=accepted.la_code,
-        month=accepted.month,
-        frame=frame,
-        file_name=path.name,
-        file_sha256=accepted.sha256,
-        rows_read=accepted.rows_read,
-        warnings=accepted.warnings,
-        validation_summary=accepted.validation_summary,
-        loaded_by=loaded_by,
-        force=force,
-        recompute=recompute,
-    )
-    target = filing.move(
-        path, filing.destination(folders.archive, path, accepted.la_code, str(accepted.month), when)
-    )
+    # Archived before the load commits: a disk that cannot take the file
+    # stops the load with the warehouse unchanged and the file where it was.
+    target = filing.destination(folders.archive, path, accepted.la_code, str(accepted.month), when)
+    try:
+        filing.place(path, target)
+    except OSError as exc:
+        raise _not_filed("archive", path, folders.archive, exc) from None
+    try:
+        result = load_month(
+            engine,
+            dataset=accepted.dataset,
+            la_code=accepted.la_code,
+            month=accepted.month,
+            frame=frame,
+            file_name=path.name,
+            file_sha256=accepted.sha256,
+            rows_read=accepted.rows_read,
+            warnings=accepted.warnings,
+            validation_summary=accepted.validation_summary,
+            loaded_by=loaded_by,
+            force=force,
+            recompute=recompute,
+        )
+    except BaseException:
+        filing.remove(target)
+        raise
+    filing.let_go(path)
     log.info(
         "%s %s: %s rows read, %s loaded, %s warning(s) (load %s)",
         result.status,
@@ -276,18 +286,24 @@ def _quarantine(
     name = checked.extract.name
     la_code, month = (name.la_code, str(name.month)) if name else (None, None)
     target = filing.destination(folders.quarantine, path, la_code, month, when)
-    if path.exists():
-        filing.move(path, target)
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    report, _ = filing.write_report(
-        target,
-        original=path,
-        sha256=sha256,
-        rows=checked.extract.rows,
-        problems=checked.problems,
-        when=when,
-    )
+    try:
+        report, machine = filing.write_report(
+            target,
+            original=path,
+            sha256=sha256,
+            rows=checked.extract.rows,
+            problems=checked.problems,
+            when=when,
+        )
+        try:
+            if path.exists():
+                filing.move(path, target)
+        except BaseException:
+            report.unlink(missing_ok=True)
+            machine.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise _not_filed("quarantine", path, folders.quarantine, exc) from None
     errors = [p for p in checked.problems if p.is_error]
     # The data engineers' alert until the orchestration sends e-mail: one
     # clear line (rules and counts, never values) and the report's path.
@@ -308,6 +324,15 @@ def _quarantine(
         tuple(checked.problems),
         target,
         report,
+    )
+
+
+def _not_filed(action: str, path: Path, folder: Path, exc: OSError) -> FilingFailed:
+    """The one sentence for a file that could not be archived or quarantined."""
+    reason = exc.strerror or type(exc).__name__
+    return FilingFailed(
+        f"cannot {action} {path.name} into {folder} (CSC_VAR_DIR): {reason}; nothing was "
+        f"loaded and the file is still in {path.parent}"
     )
 
 

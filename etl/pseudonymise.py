@@ -16,11 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 from etl.contracts import Contract
+from etl.settings import MIN_KEY_BYTES
 
 #: Length of a pseudonym in hex characters (128 bits: no collisions in practice).
 PSEUDONYM_CHARS = 32
-#: Minimum key length in bytes; shorter keys are a configuration error.
-MIN_KEY_BYTES = 16
 
 
 def pseudonym(key: bytes, value: str) -> str:

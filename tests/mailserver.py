@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from etl.report.delivery import SmtpSettings
 
@@ -56,12 +57,58 @@ def plain_smtp(port: int) -> SmtpSettings:
     return SmtpSettings(host="127.0.0.1", port=port, starttls=False, ssl=False, timeout=5)
 
 
+@dataclass
+class Picky(Inbox):
+    """An inbox that refuses some recipients at RCPT (as a relay refuses unknown users)."""
+
+    refuse: frozenset[str] = frozenset()
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def _only(login: str, password: str) -> Any:
+    """An aiosmtpd authenticator that accepts one login and password, nothing else."""
+
+    def authenticate(
+        server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            login.encode(),
+            password.encode(),
+        )
+        return AuthResult(success=ok, handled=False)
+
+    return authenticate
+
+
 @contextmanager
-def mail_server(port: int | None = None) -> Iterator[tuple[Inbox, int]]:
-    """A running SMTP server on ``port`` (default a free one): (inbox, port)."""
-    inbox = Inbox()
+def mail_server(
+    port: int | None = None,
+    *,
+    refuse: frozenset[str] = frozenset(),
+    login: tuple[str, str] | None = None,
+) -> Iterator[tuple[Inbox, int]]:
+    """A running SMTP server on ``port`` (default a free one): (inbox, port).
+
+    ``refuse``: recipients it rejects at RCPT; ``login``: the one (login,
+    password) it accepts, demanding AUTH (over plain SMTP, as tests need).
+    """
+    inbox = Picky(refuse=refuse) if refuse else Inbox()
     chosen = port or free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=chosen)
+    options: dict[str, Any] = {}
+    if login is not None:
+        options = {
+            "authenticator": _only(*login),
+            "auth_required": True,
+            "auth_require_tls": False,
+        }
+    controller = Controller(inbox, hostname="127.0.0.1", port=chosen, **options)
     controller.start()
     try:
         yield inbox, chosen

@@ -84,7 +84,9 @@ def build_ingest_dag(dataset: str, doc_md: str | None = None) -> DAG:
             )
             return PokeReturnValue(is_done=path is not None, xcom_value={**target, "path": path})
 
-        @task(retries=0)
+        # It reads the warehouse (references, volumes): a database blip is
+        # retried like load's; a rejected file fails at once (FileRejected).
+        @task
         def validate(landed: dict[str, Any], **context: Any) -> dict[str, Any]:
             from etl.orchestration import tasks
 

@@ -43,9 +43,14 @@ def _gx_project(target: Path) -> Path:
 
 
 def find_landed(dataset: str, la_code: str, month: str, settings: Settings) -> str | None:
-    """The landed file for the target, when it has arrived (CSV or Excel)."""
+    """The landed file for the target, when it has arrived (CSV or Excel).
+
+    A landing folder that is not there (a share not mounted) fails at once
+    rather than waiting a week for a file that cannot arrive.
+    """
+    landing = settings.require_landing_dir()
     for suffix in SUFFIXES:
-        path = settings.landing_dir / extract_filename(dataset, la_code, Month.parse(month), suffix)
+        path = landing / extract_filename(dataset, la_code, Month.parse(month), suffix)
         if path.is_file():
             return str(path)
     return None
@@ -186,6 +191,8 @@ def publish(target: dict[str, Any], settings: Settings, *, force: bool = False) 
     what it waits for, and the deadline DAG tells the engineers if it never
     comes.
     """
+    from etl.report.config import load_pack_config
+    from etl.report.delivery import check_mail_server
     from etl.report.publish import publish_pack, readiness
 
     engine = warehouse(settings)
@@ -199,7 +206,12 @@ def publish(target: dict[str, Any], settings: Settings, *, force: bool = False) 
             "missing": list(ready.missing),
             "waiting_for": ready.describe(),
         }
-    result = publish_pack(engine, settings, la_code, month, send=True, force=force, smtp=_smtp())
+    config, smtp = load_pack_config(), _smtp()
+    if smtp is not None:  # every audience's addresses asked before anyone is sent anything
+        check_mail_server(smtp, smtp.from_address or config.sender, config.recipients())
+    result = publish_pack(
+        engine, settings, la_code, month, send=True, force=force, smtp=smtp, config=config
+    )
     return {**target, "status": "published", **result.summary()}
 
 

@@ -28,6 +28,9 @@ from etl.warehouse.measures import KPI_IDS
 CONFIG_ENV = "CSC_PACK_CONFIG"
 
 _ADDRESS = r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$"
+#: A mail domain as ``approved_domains`` lists it: labels of letters, digits, hyphens.
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})+$"
 #: How close to a target counts as meeting it (float noise, not policy).
 _TOLERANCE = 1e-9
 
@@ -129,6 +132,9 @@ class PackConfig(_Strict):
 
     sender: str = Field(pattern=_ADDRESS)
     data_engineers: list[str] = Field(min_length=1)
+    #: The only mail domains a pack may go to (each exactly; a subdomain is
+    #: listed on its own).  A recipient outside them refuses the whole file.
+    approved_domains: list[str] = Field(min_length=1)
     council_names: dict[str, str] = Field(default_factory=dict)
     plan: Plan
     targets: dict[str, Target] = Field(default_factory=dict)
@@ -154,7 +160,30 @@ class PackConfig(_Strict):
         bad_codes = [c for c in self.council_names if not is_la_code(c)]
         if bad_codes:
             raise ValueError(f"council_names keys must be quoted 3-digit LA codes: {bad_codes}")
+        bad_domains = [d for d in self.approved_domains if not re.match(_DOMAIN, d, re.IGNORECASE)]
+        if bad_domains:
+            raise ValueError(f"approved_domains: not mail domains: {bad_domains}")
+        outside = self.unapproved_recipients()
+        if outside:
+            raise ValueError(
+                "; ".join(f"audience {name} sends to {address}" for name, address in outside)
+                + f", outside approved_domains ({', '.join(self.approved_domains)})"
+            )
         return self
+
+    def recipients(self) -> list[str]:
+        """Every address a pack goes to, each once, in the order of the audiences."""
+        return list(dict.fromkeys(r for audience in self.audiences for r in audience.recipients))
+
+    def unapproved_recipients(self) -> list[tuple[str, str]]:
+        """(audience, address) of every recipient outside ``approved_domains``."""
+        approved = {d.lower() for d in self.approved_domains}
+        return [
+            (audience.name, address)
+            for audience in self.audiences
+            for address in audience.recipients
+            if address.rpartition("@")[2].lower() not in approved
+        ]
 
     def council(self, la_code: str, published: str | None = None) -> str:
         """The name configured for the LA, else DfE's (``published``), else "LA 330"."""
@@ -187,5 +216,5 @@ def load_pack_config(path: Path | str | None = None) -> PackConfig:
     unreadable or wrong, naming the file and what is wrong.
     """
     chosen = Path(path) if path is not None else config_path()
-    result: PackConfig = read_model(chosen, PackConfig)
+    result: PackConfig = read_model(chosen, PackConfig, setting=CONFIG_ENV)
     return result

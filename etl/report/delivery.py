@@ -25,8 +25,9 @@ import smtplib
 import ssl
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -74,6 +75,8 @@ class SmtpSettings:
     from_address: str | None = None
     #: How often the command line tries a send (``retry_limit`` extra + 1).
     attempts: int = 3
+    #: Where these settings came from, named in every error so it can be corrected.
+    source: str = "the smtp_default connection"
 
     def __repr__(self) -> str:
         # Dataclass repr would print the password into logs and tracebacks.
@@ -197,9 +200,14 @@ def smtp_from_environment(env: Mapping[str, str] | None = None) -> SmtpSettings 
     text = (env.get(CONNECTION_ENV) or "").strip()
     if not text:
         return None
-    if text.startswith("{"):
-        return SmtpSettings.from_airflow_connection_json(text)
-    return SmtpSettings.from_airflow_connection_uri(text)
+    try:
+        if text.startswith("{"):
+            settings = SmtpSettings.from_airflow_connection_json(text)
+        else:
+            settings = SmtpSettings.from_airflow_connection_uri(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{CONNECTION_ENV}: {exc}") from None
+    return replace(settings, source=CONNECTION_ENV)
 
 
 # --- sending -----------------------------------------------------------------------------
@@ -237,30 +245,95 @@ def _send_smtp(message: EmailMessage, smtp: SmtpSettings) -> None:
     recipients = recipients_of(message)
     if not recipients:
         raise ValueError("the message has no recipients")
+    with _session(smtp) as client:
+        # Every recipient is asked first: one refused means nobody gets it.
+        _ask_recipients(client, smtp, sender_of(message), recipients)
+        refused = client.send_message(message, to_addrs=recipients)
+    if refused:
+        # Accepted when asked, refused when sent: the rest got it (it went).
+        log.warning("%s refused %d of %d recipients", smtp.where, len(refused), len(recipients))
+
+
+def check_mail_server(smtp: SmtpSettings, sender: str, recipients: Sequence[str]) -> None:
+    """Connect, log in and ask the server to take every recipient; send nothing.
+
+    What a send would need, checked before any message goes, so a server
+    that is down, a login it refuses or an address it rejects stops the
+    whole send with nobody sent anything.  Raises :class:`MailUnavailable`
+    or :class:`MailRefused`.
+    """
+    with _session(smtp) as client:
+        _ask_recipients(client, smtp, sender, recipients)
+
+
+def sender_of(message: EmailMessage) -> str:
+    """The envelope sender smtplib uses: the Sender header, else From."""
+    header = message["Sender"] or message["From"]
+    addresses = getaddresses([str(header)]) if header else []
+    return addresses[0][1] if addresses else ""
+
+
+@contextmanager
+def _session(smtp: SmtpSettings) -> Iterator[smtplib.SMTP]:
+    """A connected (and logged-in) client; the server's faults as one sentence each."""
+    named = f"the mail server at {smtp.where} ({smtp.source})"
     try:
         with _connect(smtp) as client:
             if smtp.login:
                 client.login(smtp.login, smtp.password or "")
-            refused = client.send_message(message, to_addrs=recipients)
+            yield client
     except smtplib.SMTPAuthenticationError as exc:
+        raise MailRefused(f"{named} refused the login for {smtp.login}: {_said(exc)}") from None
+    except smtplib.SMTPNotSupportedError:
         raise MailRefused(
-            f"{smtp.where} refused the login for {smtp.login}: {_said(exc)}"
+            f"{named} offers no login, but the connection has one for {smtp.login}"
         ) from None
     except smtplib.SMTPRecipientsRefused:
-        raise MailRefused(f"{smtp.where} refused every recipient of the message") from None
+        raise MailRefused(f"{named} refused every recipient of the message") from None
+    except smtplib.SMTPSenderRefused as exc:
+        raise MailRefused(f"{named} refused the sender {exc.sender}: {_said(exc)}") from None
     except smtplib.SMTPResponseException as exc:
         if 400 <= exc.smtp_code < 500:
-            raise MailUnavailable(f"{smtp.where} asked to try later: {_said(exc)}") from None
-        raise MailRefused(f"{smtp.where} refused the message: {_said(exc)}") from None
+            raise MailUnavailable(f"{named} asked to try later: {_said(exc)}") from None
+        raise MailRefused(f"{named} refused the message: {_said(exc)}") from None
     except (smtplib.SMTPException, OSError) as exc:
         # Connection refused, timed out, dropped, TLS failed: the server is not there.
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise MailUnavailable(
-            f"cannot reach the mail server at {smtp.where}: {reason or type(exc).__name__}"
+            f"cannot reach the mail server at {smtp.where} ({smtp.source}): "
+            f"{reason or type(exc).__name__}"
         ) from None
-    if refused:
-        # Some addresses were refused, the rest accepted: the message went.
-        log.warning("%s refused %d of %d recipients", smtp.where, len(refused), len(recipients))
+
+
+def _ask_recipients(
+    client: smtplib.SMTP, smtp: SmtpSettings, sender: str, recipients: Sequence[str]
+) -> None:
+    """MAIL FROM and RCPT TO for every recipient, then RSET: nothing is sent.
+
+    Raises :class:`MailRefused` naming each address refused (or
+    :class:`MailUnavailable` when the server only asked to try later).
+    """
+    client.ehlo_or_helo_if_needed()
+    code, said = client.mail(sender)
+    if code != 250:
+        client.rset()
+        raise smtplib.SMTPSenderRefused(code, said, sender)
+    refused: list[tuple[str, int, bytes]] = []
+    for address in recipients:
+        code, said = client.rcpt(address)
+        if code not in (250, 251):
+            refused.append((address, code, said))
+    client.rset()
+    if not refused:
+        return
+    named = f"the mail server at {smtp.where} ({smtp.source})"
+    listed = ", ".join(
+        f"{address} ({code} {said.decode('utf-8', 'replace')})".replace(" )", ")")
+        for address, code, said in refused
+    )
+    if all(400 <= code < 500 for _address, code, _said in refused):
+        raise MailUnavailable(f"{named} asked to try later for {listed}; nothing was sent")
+    raise MailRefused(f"{named} refused {listed}; nothing was sent to anyone")
 
 
 def _connect(smtp: SmtpSettings) -> smtplib.SMTP:

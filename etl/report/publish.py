@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from etl.contracts import DATASETS
-from etl.errors import CscError
+from etl.errors import ConfigError, CscError
 from etl.months import Month
 from etl.reference.benchmarks import benchmarks_csv
 from etl.report.archive import (
@@ -144,6 +144,14 @@ def publish_pack(
     already sent in the same run stay recorded).
     """
     config = config or load_pack_config()
+    outside = config.unapproved_recipients()
+    if send and outside:
+        # Checked when the file is read too; here again for a configuration built
+        # in code (model_copy skips validation): nothing goes to anyone.
+        raise ConfigError(
+            "; ".join(f"audience {name} sends to {address}" for name, address in outside)
+            + f", outside approved_domains ({', '.join(config.approved_domains)}): nothing sent"
+        )
     data = gather(engine, la_code, month)
     if not data.loaded_datasets:
         raise NothingToReport(

@@ -94,17 +94,57 @@ class WarehouseUnavailable(CscError):
     """The warehouse database cannot be reached."""
 
 
+class WarehouseNotCreated(CscError):
+    """The warehouse database is there but has no schema yet (``csc-pipeline init``)."""
+
+
+#: How long a PostgreSQL connection attempt waits before the warehouse counts as down.
+CONNECT_TIMEOUT_SECONDS = 10
+
+
 @contextmanager
 def connect(engine: Engine) -> Iterator[Connection]:
     """A connection, or one clear sentence (no password) when the database is down."""
     try:
         connection = engine.connect()
-    except sa.exc.OperationalError as exc:
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         where = engine.url.render_as_string(hide_password=True)
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "no reason given"
-        raise WarehouseUnavailable(f"cannot reach the warehouse at {where}: {reason}") from exc
+        raise WarehouseUnavailable(
+            f"cannot reach the warehouse at {where} (CSC_WAREHOUSE_URL): {reason}"
+        ) from exc
     with connection:
         yield connection
+
+
+def open_warehouse(url: str, *, must_exist: bool) -> Engine:
+    """An engine for the warehouse at ``url`` that has connected once.
+
+    ``must_exist`` (every command but ``init``): a SQLite file that is not
+    there is :class:`WarehouseNotCreated`, not silently created empty.
+    Raises :class:`WarehouseUnavailable` when the database cannot be reached.
+    """
+    parsed = sa.make_url(url)
+    database = parsed.database or ""
+    sqlite_file = parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    if must_exist and sqlite_file and not Path(database).is_file():
+        raise WarehouseNotCreated(not_created(url))
+    extra: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        extra["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    engine = make_engine(url, **extra)
+    with connect(engine):
+        pass
+    return engine
+
+
+def not_created(url: str) -> str:
+    """The sentence for a warehouse that ``csc-pipeline init`` has not created."""
+    where = sa.make_url(url).render_as_string(hide_password=True)
+    return (
+        f"the warehouse at {where} (CSC_WAREHOUSE_URL) has no tables yet: "
+        "run `csc-pipeline init` first"
+    )
 
 
 @contextmanager

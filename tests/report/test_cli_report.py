@@ -124,4 +124,5 @@ def test_bad_pack_configuration_is_one_sentence(var: Path, tmp_path: Path) -> No
     )
     assert result.returncode == 2
     said = " ".join(result.stderr.split())
-    assert f"csc-pipeline: {bad} is not a valid file of its kind" in said
+    assert f"csc-pipeline: CSC_PACK_CONFIG file {bad} is wrong: sender: String should" in said
+    assert "data_engineers: Field required; approved_domains: Field required" in said

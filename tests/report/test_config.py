@@ -19,6 +19,13 @@ def test_embedded_configuration() -> None:
     config = load_pack_config()
     assert config.sender == "csc-pipeline@example.gov.uk"
     assert config.data_engineers == ["csc-data-engineering@example.gov.uk"]
+    assert config.approved_domains == ["example.gov.uk"]
+    assert config.recipients() == [
+        "commissioner@example.gov.uk",
+        "dcs@example.gov.uk",
+        "improvement-board@example.gov.uk",
+    ]
+    assert config.unapproved_recipients() == []
     audiences = {a.name: a.suppress_small_numbers for a in config.audiences}
     assert audiences == {"commissioner": False, "partnership": True}
     assert config.plan.start_month == Month(2022, 4)
@@ -49,8 +56,8 @@ def test_environment_variable_points_at_an_override(
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"colour": "blue"}, "colour: Extra inputs are not permitted"),
-        ({"deadline_day": 10}, "deadline_day: Extra inputs are not permitted"),
+        ({"colour": "blue"}, "colour: unknown key"),
+        ({"deadline_day": 10}, "deadline_day: unknown key"),
         ({"data_engineers": ["not an address"]}, "not e-mail addresses"),
         (
             {
@@ -163,3 +170,62 @@ def test_higher_is_better_targets() -> None:
 def test_catalogue_covers_every_measure_once() -> None:
     assert set(catalogue().root) == set(KPI_IDS)
     assert catalogue()["median_episode_days"].suppress_by == "closures"
+
+
+def _audiences(*recipients: list[str]) -> dict[str, object]:
+    return {
+        "audiences": [
+            {
+                "name": f"a{number}",
+                "title": f"Audience {number}",
+                "recipients": addresses,
+                "suppress_small_numbers": False,
+            }
+            for number, addresses in enumerate(recipients, 1)
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            _audiences(["dcs@example.gov.uk"], ["board@gmail.com", "ok@example.gov.uk"]),
+            "is wrong: audience a2 sends to board@gmail.com, outside approved_domains "
+            "(example.gov.uk)",
+        ),
+        (
+            # Every audience is checked, every outsider named; a subdomain is not the domain.
+            _audiences(["x@evil.example.gov.uk"], ["y@example.gov.uk.evil.com"]),
+            "is wrong: audience a1 sends to x@evil.example.gov.uk; audience a2 sends to "
+            "y@example.gov.uk.evil.com, outside approved_domains (example.gov.uk)",
+        ),
+        (
+            {"approved_domains": ["birmingham.gov.uk", "@education.gov.uk"]},
+            "is wrong: approved_domains: not mail domains: ['@education.gov.uk']",
+        ),
+        ({"approved_domains": []}, "is wrong: approved_domains: must list at least 1, not 0"),
+    ],
+)
+def test_recipients_outside_the_approved_domains_refuse_the_file(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    path = _write(tmp_path, change)
+    with pytest.raises(ConfigError) as caught:
+        load_pack_config(path)
+    assert str(caught.value) == f"CSC_PACK_CONFIG file {path} {message}"
+
+
+def test_approved_domains_are_required(tmp_path: Path) -> None:
+    path = _write(tmp_path, drop="approved_domains")
+    with pytest.raises(ConfigError) as caught:
+        load_pack_config(path)
+    assert str(caught.value) == (
+        f"CSC_PACK_CONFIG file {path} is wrong: approved_domains: Field required"
+    )
+
+
+def test_domains_match_whatever_their_case(tmp_path: Path) -> None:
+    change = {"approved_domains": ["Example.GOV.uk"], **_audiences(["DCS@example.gov.UK"])}
+    config = load_pack_config(_write(tmp_path, change))
+    assert config.unapproved_recipients() == []

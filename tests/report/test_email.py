@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 
+from etl.errors import ConfigError
 from etl.report.config import PackConfig
 from etl.report.deliveries import last_deliveries
 from etl.report.delivery import (
@@ -30,6 +32,7 @@ from etl.report.delivery import (
     send_message,
 )
 from etl.report.publish import PublishResult, pack_sent, publish_pack
+from etl.report.yamlfile import packaged
 from etl.settings import Settings
 from tests.mailserver import free_port, mail_server, plain_smtp
 from tests.report import handmade
@@ -263,7 +266,7 @@ def test_refused_recipients_are_not_retried(
     controller = Controller(_Refusing(), hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        with pytest.raises(MailRefused, match="refused every recipient"):
+        with pytest.raises(MailRefused, match=r"; nothing was sent to anyone$"):
             publish(small_warehouse, settings, config, plain_smtp(port))
     finally:
         controller.stop()
@@ -299,3 +302,29 @@ class _Refusing:
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
         return "550 5.1.1 No such user here"
+
+
+def test_a_recipient_outside_the_approved_domains_stops_every_send(
+    small_warehouse: Engine,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The publish path as the DAG takes it (configuration read by publish_pack).
+
+    The outsider is in the second audience: the first is not sent either.
+    """
+    data = yaml.safe_load(packaged("pack.yml").read_text(encoding="utf-8"))
+    data["audiences"][1]["recipients"].append("board@elsewhere.org")
+    path = tmp_path / "pack.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    monkeypatch.setenv("CSC_PACK_CONFIG", str(path))
+    with mail_server() as (inbox, port), pytest.raises(ConfigError) as caught:
+        publish_pack(small_warehouse, settings, LA, MONTH, send=True, smtp=plain_smtp(port))
+    assert str(caught.value) == (
+        f"CSC_PACK_CONFIG file {path} is wrong: audience partnership sends to "
+        "board@elsewhere.org, outside approved_domains (example.gov.uk)"
+    )
+    assert inbox.messages == []
+    assert last_deliveries(small_warehouse, LA, MONTH) == {}
+    assert not settings.reports_dir.exists()  # refused before anything was rendered
