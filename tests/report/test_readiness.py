@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy.engine import Engine
 
+from etl.errors import ConfigError
 from etl.report.config import PackConfig
 from etl.report.publish import missing_datasets, pack_sent, publish_pack
 from etl.settings import Settings
@@ -53,3 +55,15 @@ def test_pack_sent_needs_every_audience(
     publish_pack(small_warehouse, settings, LA, MONTH, send=True, config=config)
     assert pack_sent(small_warehouse, LA, MONTH, config=config)
     assert not pack_sent(small_warehouse, LA, MONTH + 1, config=config)
+
+
+def test_publish_refuses_a_recipient_outside_the_approved_domains(
+    small_warehouse: Engine, settings: Settings, config: PackConfig
+) -> None:
+    """A configuration built in code is checked again before anything is sent."""
+    outsider = config.audiences[1].model_copy(update={"recipients": ["board@gmail.com"]})
+    built = config.model_copy(update={"audiences": [config.audiences[0], outsider]})
+    with pytest.raises(ConfigError, match=r"audience partnership sends to board@gmail\.com"):
+        publish_pack(small_warehouse, settings, LA, MONTH, send=True, config=built)
+    assert not pack_sent(small_warehouse, LA, MONTH, config=config)
+    assert not list(settings.outbox_dir.glob("*.eml"))
