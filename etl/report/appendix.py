@@ -23,7 +23,6 @@ class FileRow:
     loaded_at: str
     rows_read: Shown
     rows_loaded: Shown
-    rows_rejected: Shown
     warnings: Shown
     status: str
     #: "rule (column): message — N rows", one per soft rule broken.
@@ -59,7 +58,6 @@ def _row(record: LoadRecord, suppress: bool) -> FileRow:
         loaded_at=moment(record.loaded_at),
         rows_read=count(record.rows_read, suppress=suppress),
         rows_loaded=count(record.rows_loaded, suppress=suppress),
-        rows_rejected=count(record.rows_rejected, suppress=suppress),
         warnings=count(record.warnings, suppress=suppress),
         status=_status(record),
         warning_lines=tuple(

@@ -61,7 +61,6 @@ class LoadRecord:
     loaded_at: datetime
     rows_read: int
     rows_loaded: int
-    rows_rejected: int
     warnings: int
     current: bool
     #: When the resubmission that replaced it was loaded (superseded loads).
@@ -230,7 +229,6 @@ def _loads(connection: Connection, la_code: str, month: Month) -> list[LoadRecor
                 loaded_at=row.loaded_at,
                 rows_read=row.rows_read,
                 rows_loaded=row.rows_loaded,
-                rows_rejected=row.rows_rejected,
                 warnings=row.warnings,
                 current=row.superseded_by is None,
                 replaced_at=row.replaced_at,

@@ -7,7 +7,8 @@ a lost connection, a failed check - leaves the previous state untouched):
 2. if the current load of (dataset, LA, month) has the same SHA-256, record
    an "unchanged" load and stop: loading the same file twice is a no-op;
 3. write the rows to a temporary staging table (PostgreSQL: COPY through
-   psycopg 3; SQLite: executemany) and check the staged count;
+   psycopg 3; SQLite: executemany) and check they are the file's rows, each
+   once, by their file row numbers;
 4. record the load, mark the previous one superseded by it, delete the
    month's rows from the data table and insert them from staging;
 5. recompute the measures of every month the load affects, and mark the load
@@ -81,7 +82,6 @@ def load_month(
     file_name: str,
     file_sha256: str,
     rows_read: int,
-    rows_rejected: int = 0,
     warnings: int = 0,
     validation_summary: Mapping[str, Any] | None = None,
     loaded_by: str,
@@ -109,7 +109,6 @@ def load_month(
             file_name=file_name,
             file_sha256=file_sha256,
             rows_read=rows_read,
-            rows_rejected=rows_rejected,
             warnings=warnings,
             validation_summary=validation_summary,
             loaded_by=loaded_by,
@@ -122,11 +121,7 @@ def load_month(
         stage = _staging_table(connection, dataset)
         stage.create(connection)
         _stage_rows(connection, stage, rows)
-        staged = connection.scalar(sa.select(sa.func.count()).select_from(stage))
-        if staged != len(rows):
-            raise LoadError(
-                f"{file_name}: staged {staged} rows but the file has {len(rows)}; not loaded"
-            )
+        staged = _check_staged(connection, stage, rows, file_name)
 
         load_id = record(status="loading")
         if current is not None:
@@ -254,7 +249,6 @@ def _record(
     file_sha256: str,
     status: str,
     rows_read: int,
-    rows_rejected: int,
     warnings: int,
     validation_summary: Mapping[str, Any] | None,
     loaded_by: str,
@@ -272,7 +266,6 @@ def _record(
             status=status,
             rows_read=rows_read,
             rows_loaded=0,
-            rows_rejected=rows_rejected,
             warnings=warnings,
             validation_summary=dict(validation_summary or {}),
             loaded_by=loaded_by,
@@ -305,6 +298,29 @@ def _prepare(frame: pd.DataFrame, contract: Contract, la_code: str) -> pd.DataFr
     source = frame[ROW] if ROW in frame.columns else pd.RangeIndex(2, len(frame) + 2)
     rows.insert(0, "source_row", pd.Series(source, index=frame.index).astype("int64"))
     return rows.reset_index(drop=True)
+
+
+def _check_staged(
+    connection: Connection, stage: sa.Table, rows: pd.DataFrame, file_name: str
+) -> int:
+    """The staged rows are the file's rows, each once: returns how many.
+
+    Compared by the file's row numbers (count, distinct count and sum of
+    ``source_row``), so a COPY that split a quoted field into two rows,
+    merged two, or wrote one twice is caught here, before the swap.
+    """
+    row = stage.c.source_row
+    found = connection.execute(
+        sa.select(sa.func.count(), sa.func.count(sa.distinct(row)), sa.func.sum(row))
+    ).one()
+    expected = (len(rows), int(rows["source_row"].nunique()), int(rows["source_row"].sum()))
+    got = (int(found[0]), int(found[1]), int(found[2] or 0))
+    if got != expected:
+        raise LoadError(
+            f"{file_name}: the staged rows are not the file's ({got[0]} staged, {got[1]} distinct "
+            f"row numbers, against {expected[0]} rows in the file); not loaded"
+        )
+    return got[0]
 
 
 def _staging_table(connection: Connection, dataset: str) -> sa.Table:

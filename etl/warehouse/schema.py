@@ -71,7 +71,6 @@ loads = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("rows_read", sa.Integer, nullable=False),
     sa.Column("rows_loaded", sa.Integer, nullable=False),
-    sa.Column("rows_rejected", sa.Integer, nullable=False),
     sa.Column("warnings", sa.Integer, nullable=False),
     sa.Column("validation_summary", sa.JSON, nullable=True),
     sa.Column("loaded_by", sa.String(100), nullable=False),

@@ -75,7 +75,6 @@ def test_load_history_records_the_file(db: Engine) -> None:
         file_name="closures_330_2024-03.csv",
         file_sha256="c" * 64,
         rows_read=3,
-        rows_rejected=2,
         warnings=2,
         validation_summary=summary,
         loaded_by="airflow",
@@ -84,7 +83,7 @@ def test_load_history_records_the_file(db: Engine) -> None:
     assert record.load_id == result.load_id
     assert (record.dataset, record.la_code, record.month) == ("closures", "330", MARCH.start)
     assert (record.file_name, record.file_sha256) == ("closures_330_2024-03.csv", "c" * 64)
-    assert (record.rows_read, record.rows_loaded, record.rows_rejected) == (3, 1, 2)
+    assert (record.rows_read, record.rows_loaded) == (3, 1)
     assert (record.warnings, record.validation_summary) == (2, summary)
     assert record.loaded_by == "airflow" and record.loaded_at is not None
     (row,) = _rows(db, closures)
@@ -232,3 +231,20 @@ def test_duplicate_keys_are_refused_without_quoting_values(db: Engine) -> None:
         load(db, "referrals", MARCH, twice)
     assert "R7" not in str(caught.value)
     assert warehouse_checksums(db) == before
+
+
+def test_staged_rows_that_are_not_the_files_are_caught(db: Engine) -> None:
+    """The check before the swap: a row staged twice is refused, the file's rows pass."""
+    typed = frame("workforce", _workforce(3))
+    rows = load_module._prepare(typed, load_module.load_contract("workforce"), "330")
+    with db.begin() as connection:
+        stage = load_module._staging_table(connection, "workforce")
+        stage.create(connection)
+        load_module._stage_rows(connection, stage, rows)
+        assert load_module._check_staged(connection, stage, rows, "w.csv") == 3
+        load_module._stage_rows(connection, stage, rows.iloc[[1]])
+        with pytest.raises(
+            LoadError, match=r"^w\.csv: the staged rows are not the file's \(4 staged, 3 distinct"
+        ):
+            load_module._check_staged(connection, stage, rows, "w.csv")
+        stage.drop(connection)
