@@ -20,7 +20,7 @@ from etl.report.figures import Shown, shown
 from etl.report.reference import catalogue
 from etl.warehouse.db import Bind, transaction
 from etl.warehouse.measures import KpiValue
-from etl.warehouse.schema import loads, measures, statistical_neighbours
+from etl.warehouse.schema import CURRENT_LOAD, loads, measures, statistical_neighbours
 
 #: The hub total's ``la_code`` in the values it is formatted from.
 HUB = "hub"
@@ -50,8 +50,7 @@ def hub_las(bind: Bind, month: Month, names: dict[str, str]) -> list[HubLa]:
         sa.select(loads.c.la_code)
         .where(
             loads.c.month == month.start,
-            loads.c.status == "loaded",
-            loads.c.superseded_by.is_(None),
+            CURRENT_LOAD,
         )
         .distinct()
     )

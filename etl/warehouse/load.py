@@ -232,8 +232,7 @@ def _current_load(
         loads.c.dataset == dataset,
         loads.c.la_code == la_code,
         loads.c.month == month.start,
-        loads.c.status == "loaded",
-        loads.c.superseded_by.is_(None),
+        CURRENT_LOAD,
     )
     row = connection.execute(query).one_or_none()
     return None if row is None else _Current(row.load_id, row.file_sha256)

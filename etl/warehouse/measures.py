@@ -25,7 +25,7 @@ from etl.errors import CscError
 from etl.months import Month
 from etl.warehouse.db import Bind, transaction
 from etl.warehouse.measures_sql import DEN, NUM, aggregate_queries, closure_reasons
-from etl.warehouse.schema import loads, measures, working_days
+from etl.warehouse.schema import CURRENT_LOAD, loads, measures, working_days
 
 
 @dataclass(frozen=True)
@@ -143,8 +143,7 @@ def loaded_months(connection: Connection, la_code: str) -> dict[str, set[Month]]
     """Per dataset, the months with a current load for the LA."""
     query = sa.select(loads.c.dataset, loads.c.month).where(
         loads.c.la_code == la_code,
-        loads.c.status == "loaded",
-        loads.c.superseded_by.is_(None),
+        CURRENT_LOAD,
     )
     loaded: dict[str, set[Month]] = {kpi.dataset: set() for kpi in KPIS}
     for dataset, day in connection.execute(query):
