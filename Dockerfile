@@ -24,8 +24,8 @@ COPY --chown=airflow:0 requirements.lock /opt/csc-pipeline/requirements.lock
 RUN uv pip install --no-cache --compile-bytecode "apache-airflow==${AIRFLOW_VERSION}" \
         -r /opt/csc-pipeline/requirements.lock
 
-# The project itself, editable as `make install` does: etl finds the committed
-# expectations/ and the report templates in reports/ beside it.
+# The project itself, editable as `make install` does, so that the DAG folder
+# below is /opt/csc-pipeline/dags (a wheel would serve too: .ci/wheel-smoke).
 COPY --chown=airflow:0 . /opt/csc-pipeline
 RUN uv pip install --no-cache --no-deps -e /opt/csc-pipeline \
     && python -c "import etl.cli, airflow.providers.celery.executors.celery_executor, airflow.providers.smtp" \

@@ -9,12 +9,15 @@ warnings; nothing here raises for bad data.
 
 from __future__ import annotations
 
+import atexit
 import secrets
 import shutil
 import statistics
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +36,16 @@ from etl.problems import Problem
 from etl.pseudonymise import pseudonymise
 from etl.reader import ROW, Extract
 
-#: Where the committed GX project lives when nothing else is configured.
-DEFAULT_GX_DIR = Path(__file__).resolve().parents[1] / "expectations"
+#: The package holding the committed GX project (suites, validation
+#: definitions): the repository's ``expectations/``, mapped into the wheel
+#: (pyproject.toml).  No run writes there: GX keeps results and Data Docs
+#: beside the project, so every run uses a copy (:func:`working_project`).
+GX_PACKAGE = "etl._expectations"
+#: That project's folder: ``expectations/`` in a checkout (what ``gx-suites``
+#: regenerates), ``site-packages/etl/_expectations`` in an installed wheel.
+DEFAULT_GX_DIR = Path(str(resources.files(GX_PACKAGE)))
+#: What a working copy leaves out: GX's own output, and the package's files.
+_NOT_PROJECT = shutil.ignore_patterns("uncommitted", "__init__.py", "__pycache__")
 #: Fewest months of history before the volume check means anything.
 VOLUME_MIN_HISTORY = 3
 #: How many distinct offending values a problem quotes (never identifiers).
@@ -87,7 +98,8 @@ def check(
     ``key`` is the pseudonymisation key (a throw-away one when only checking);
     ``references`` the current rows of other datasets, by name, for the
     cross-file rules (unchecked without them); ``volume_history`` the row
-    counts of the months before, for the volume check.
+    counts of the months before, for the volume check; ``gx_dir`` the working
+    GX project that keeps the results (a throw-away copy when none is given).
     """
     if extract.name is None or not extract.frame.columns.size:
         return Checked(extract, extract.frame, list(extract.problems))
@@ -104,7 +116,7 @@ def check(
         "min_rows": low,
         "max_rows": high,
     }
-    results = run_suite(contract.dataset, frame, parameters, gx_dir or DEFAULT_GX_DIR)
+    results = run_suite(contract.dataset, frame, parameters, gx_dir or _scratch_project())
     problems = list(extract.problems)
     problems += _problems(extract, contract, results, skip_references=references is None)
     stored = frame.drop(columns=[c for c in frame.columns if c.startswith("_check_")])
@@ -152,18 +164,31 @@ def _derive_reference_checks(
 def working_project(target: Path, source: Path | None = None) -> Path:
     """Copy the committed GX project to ``target``, where results and Data Docs go.
 
-    The committed project (suites, validation definitions) is refreshed on
-    every call; what GX keeps under ``uncommitted/`` (results, Data Docs) is
-    left alone, so results accumulate beside the deployment's other data and
-    the repository stays clean.
+    The committed project (suites, validation definitions; the package's
+    unless ``source`` is given) is refreshed on every call; what GX keeps
+    under ``uncommitted/`` (results, Data Docs) is left alone, so results
+    accumulate beside the deployment's other data and the package, or the
+    repository, stays as it was installed.
     """
-    source = source or DEFAULT_GX_DIR
+    if source is not None:
+        return _copy_project(source, target)
+    with resources.as_file(resources.files(GX_PACKAGE)) as committed:
+        return _copy_project(committed, target)
+
+
+def _copy_project(source: Path, target: Path) -> Path:
     if target.resolve() == source.resolve():
         return target
-    shutil.copytree(
-        source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("uncommitted")
-    )
+    shutil.copytree(source, target, dirs_exist_ok=True, ignore=_NOT_PROJECT)
     return target
+
+
+@cache
+def _scratch_project() -> Path:
+    """A working copy for checks that keep nothing (``validate``), removed at exit."""
+    folder = Path(tempfile.mkdtemp(prefix="csc-gx-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return working_project(folder)
 
 
 @cache
@@ -280,18 +305,17 @@ def _problem(
 def validate(
     extract: Extract, *, references: Mapping[str, pd.DataFrame] | None = None
 ) -> list[Problem]:
-    """Every problem of a read extract (checking only; nothing is kept)."""
+    """Every problem of a read extract (checking only; nothing is kept, GX's results included)."""
     return check(extract, references=references).problems
 
 
-def build_data_docs(gx_dir: Path | None = None) -> Path:
+def build_data_docs(gx_dir: Path) -> Path:
     """Render GX Data Docs for every kept validation result; return the index page.
 
     Only results without a page yet are rendered (with the suites' pages and
     the index): a result's page never changes, and rendering them all again
     took longer with every month kept (3 s for 40 results).
     """
-    gx_dir = gx_dir or DEFAULT_GX_DIR
     context = _context(gx_dir)
     site = gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
     unrendered = [

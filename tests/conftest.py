@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -84,15 +83,8 @@ WriteExtract = Callable[..., Path]
 
 @pytest.fixture(scope="session")
 def gx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A scratch copy of the committed GX project, so test runs keep no results in the repo."""
-    target = tmp_path_factory.mktemp("gx") / "expectations"
-    shutil.copytree(validation.DEFAULT_GX_DIR, target, ignore=shutil.ignore_patterns("uncommitted"))
-    return target
-
-
-@pytest.fixture(autouse=True)
-def _scratch_gx_project(monkeypatch: pytest.MonkeyPatch, gx_dir: Path) -> None:
-    monkeypatch.setattr(validation, "DEFAULT_GX_DIR", gx_dir)
+    """A working copy of the committed GX project, shared by a process's tests."""
+    return validation.working_project(tmp_path_factory.mktemp("gx") / "expectations")
 
 
 @pytest.fixture

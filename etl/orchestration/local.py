@@ -15,13 +15,16 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from etl.errors import ConfigError
 
-#: The repository's DAG folder (the demo runs from a checkout).
-DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+#: The DAG files: the repository's ``dags/``, shipped in the wheel as the
+#: package ``etl._dags`` (pyproject.toml), so the demo runs from a checkout
+#: and from an installed wheel alike.
+DAGS_FOLDER = Path(str(resources.files("etl._dags")))
 
 
 def airflow_environment(home: Path, dags_folder: Path = DAGS_FOLDER) -> dict[str, str]:
@@ -42,7 +45,7 @@ def configure(home: Path, dags_folder: Path = DAGS_FOLDER) -> None:
     """Point this process's Airflow at ``home``; before ``airflow`` is imported."""
     if not (dags_folder / "csc_report.py").is_file():
         raise ConfigError(
-            f"no DAG files in {dags_folder}: the demo runs from a checkout of csc-pipeline"
+            f"no DAG files in {dags_folder}: csc-pipeline is installed without its DAGs"
         )
     wanted = airflow_environment(home, dags_folder)
     if "airflow" in sys.modules and os.environ.get("AIRFLOW_HOME") != wanted["AIRFLOW_HOME"]:

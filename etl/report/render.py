@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 import css_inline
@@ -29,8 +30,11 @@ from etl.report.figures import Shown
 from etl.report.tables import Table
 from etl.report.view import Section, View
 
-#: The pack templates and stylesheet (``reports/`` beside the ``etl`` package).
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "reports"
+#: The package holding the pack templates and stylesheet: the repository's
+#: ``reports/``, mapped into the wheel (pyproject.toml), so this is that folder
+#: in a checkout and ``site-packages/etl/_reports`` in an installed wheel.
+TEMPLATES_PACKAGE = "etl._reports"
+TEMPLATES_DIR = Path(str(resources.files(TEMPLATES_PACKAGE)))
 HTML_TEMPLATE = "pack.html.j2"
 TEXT_TEMPLATE = "pack.txt.j2"
 STYLESHEET = "pack.css"
@@ -66,7 +70,8 @@ def text_environment() -> Environment:
 @cache
 def _stylesheet() -> Markup:
     # The project's own file, not data: the one thing the template prints unescaped.
-    return Markup((TEMPLATES_DIR / STYLESHEET).read_text(encoding="utf-8"))  # noqa: S704
+    css = resources.files(TEMPLATES_PACKAGE).joinpath(STYLESHEET).read_text(encoding="utf-8")
+    return Markup(css)  # noqa: S704
 
 
 def _inliner() -> css_inline.CSSInliner:

@@ -1,0 +1,1 @@
+"""The DAG files; the wheel ships this folder as the package ``etl._dags``."""

@@ -1,0 +1,1 @@
+"""The committed Great Expectations project; the wheel ships it as ``etl._expectations``."""
