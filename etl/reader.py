@@ -40,8 +40,10 @@ _BOOLEANS = {
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _UK_DATE = r"^\d{2}/\d{2}/\d{4}$"
 _INTEGER = r"^[+-]?\d+(?:\.0*)?$"
-# A code followed by ":" or " - " and a label: keep the code.
-_CODE_LABEL = r"^\s*([^\s:]+?)\s*(?::|\s+-\s+).*$"
+# A code followed by ":" or " - " and a label: the code.  No lazy or nested
+# quantifiers, so the match is linear in the cell's length (the earlier
+# "([^\s:]+?)\s*(?::|\s+-\s+).*$" took quadratic time on a long run of spaces).
+_CODE_LABEL = r"^([^\s:]+)(?:\s*:|\s+-\s)"
 
 
 @dataclass
@@ -386,7 +388,8 @@ def _strip_label(text: pd.Series) -> pd.Series:
     labelled = text.str.contains(r":|\s-\s", regex=True)
     if not labelled.any():
         return text
-    return text.mask(labelled, text[labelled].str.replace(_CODE_LABEL, r"\1", regex=True))
+    codes = text[labelled].str.extract(_CODE_LABEL, expand=False)
+    return text.mask(labelled, codes.fillna(text[labelled]))
 
 
 _PARSERS: dict[ColumnType, Callable[[Column, pd.Series], Parsed]] = {

@@ -241,3 +241,11 @@ def test_names_that_do_not_parse_are_rejected(write_extract: WriteExtract, name:
     problems = validate(read_extract(write_extract("referrals", name=name)))
     assert [(p.rule, p.severity) for p in problems] == [("file_name", Severity.ERROR)]
     assert name in problems[0].describe()
+
+
+def test_long_run_of_spaces_in_a_code_is_read_in_linear_time(write_extract: WriteExtract) -> None:
+    """The code-with-label pattern once backtracked quadratically here (minutes at 100 kB)."""
+    text = "RC7" + " " * 100_000 + "b - c"
+    extract = read_extract(write_extract("closures", [row("closures", closure_reason=text)]))
+    assert extract.frame["closure_reason"].tolist() == [text]
+    assert [(p.rule, p.column) for p in validate(extract)] == [("code", "closure_reason")]
