@@ -26,6 +26,8 @@ from etl.problems import Problem
 CSV_CHUNK_ROWS = 200_000
 #: Name of the column holding each row's number in the file (header = row 1).
 ROW = "_row"
+#: Years a date may have: what the checks hold at nanosecond resolution.
+DATE_YEARS = (1678, 2261)
 
 _BOOLEANS = {
     "1": True,
@@ -341,11 +343,15 @@ def _parse_date(column: Column, text: pd.Series) -> Parsed:
     iso = pd.to_datetime(text.where(text.str.match(_ISO_DATE)), format="%Y-%m-%d", errors="coerce")
     uk = pd.to_datetime(text.where(text.str.match(_UK_DATE)), format="%d/%m/%Y", errors="coerce")
     values = iso.fillna(uk).astype("datetime64[s]")
+    # A date GX cannot hold at nanosecond resolution (9999-12-31) is refused
+    # here, rather than failing the whole suite.
+    first, last = DATE_YEARS
+    values = values.mask((values.dt.year < first) | (values.dt.year > last))
     return (
         values,
         values.isna() & (text != ""),
         "date_format",
-        ("not a valid date in the form YYYY-MM-DD or DD/MM/YYYY"),
+        (f"not a valid date in the form YYYY-MM-DD or DD/MM/YYYY (years {first} to {last})"),
     )
 
 

@@ -249,3 +249,23 @@ def test_long_run_of_spaces_in_a_code_is_read_in_linear_time(write_extract: Writ
     extract = read_extract(write_extract("closures", [row("closures", closure_reason=text)]))
     assert extract.frame["closure_reason"].tolist() == [text]
     assert [(p.rule, p.column) for p in validate(extract)] == [("code", "closure_reason")]
+
+
+@pytest.mark.parametrize("text", ["9999-12-31", "1677-12-31", "31/12/2262"])
+def test_dates_beyond_what_the_checks_hold_are_refused(
+    write_extract: WriteExtract, text: str
+) -> None:
+    """GX holds dates at nanosecond resolution; 9999-12-31 once failed the whole suite."""
+    path = write_extract("referrals", [row("referrals", date_of_birth=text)])
+    problems = validate(read_extract(path))
+    assert [(p.rule, p.column, p.rows) for p in problems] == [
+        ("date_format", "date_of_birth", (2,))
+    ]
+    assert "1678 to 2261" in problems[0].message
+
+
+def test_dates_at_the_ends_of_the_years_held_are_read(write_extract: WriteExtract) -> None:
+    path = write_extract("referrals", [row("referrals", date_of_birth="1678-01-01")])
+    assert validate(read_extract(path)) == []
+    path = write_extract("referrals", [row("referrals", date_of_birth="31/12/2261")])
+    assert read_extract(path).problems == []
