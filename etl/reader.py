@@ -184,8 +184,18 @@ def _read_xlsx(path: Path) -> pd.DataFrame:
             "xlsx_format", f"the file is not a readable XLSX workbook: {exc}"
         ) from None
     try:
-        sheet = book.worksheets[0]
-        rows = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        if not book.worksheets:  # a chart sheet only, or a damaged workbook.xml
+            raise _Unreadable("xlsx_format", "the workbook has no worksheet")
+        # Sheets are parsed lazily in read-only mode: a damaged sheet fails here.
+        rows = [
+            [_cell_text(v) for v in row] for row in book.worksheets[0].iter_rows(values_only=True)
+        ]
+    except _Unreadable:
+        raise
+    except Exception as exc:  # zipfile, XML and openpyxl errors alike
+        raise _Unreadable(
+            "xlsx_format", f"the first sheet of the workbook cannot be read: {exc}"
+        ) from None
     finally:
         book.close()
     width = max((len(r) for r in rows), default=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -269,3 +271,35 @@ def test_dates_at_the_ends_of_the_years_held_are_read(write_extract: WriteExtrac
     assert validate(read_extract(path)) == []
     path = write_extract("referrals", [row("referrals", date_of_birth="31/12/2261")])
     assert read_extract(path).problems == []
+
+
+def test_workbook_with_only_a_chart_sheet_is_rejected(tmp_path: Path) -> None:
+    book = Workbook()
+    book.create_chartsheet("Chart", 0)
+    book.remove(book["Sheet"])
+    path = tmp_path / "workforce_330_2024-02.xlsx"
+    book.save(path)
+    assert _rules(path) == [("xlsx_format", Severity.ERROR)]
+
+
+@pytest.mark.parametrize(
+    ("member", "junk"),
+    [
+        ("xl/worksheets/sheet1.xml", b"<x"),
+        ("xl/worksheets/sheet1.xml", b""),
+        ("xl/worksheets/sheet1.xml", b"not xml"),
+        # A workbook that lists no sheet at all: once an IndexError.
+        ("xl/workbook.xml", b"<?xml version='1.0'?><worksheet/>"),
+    ],
+)
+def test_workbook_with_a_damaged_part_is_rejected(tmp_path: Path, member: str, junk: bytes) -> None:
+    """openpyxl parses a sheet only when its rows are read, after the workbook opened."""
+    book = Workbook()
+    book.active.append(["la_code"])
+    whole = io.BytesIO()
+    book.save(whole)
+    path = tmp_path / "workforce_330_2024-02.xlsx"
+    with zipfile.ZipFile(whole) as source, zipfile.ZipFile(path, "w") as target:
+        for name in source.namelist():
+            target.writestr(name, junk if name == member else source.read(name))
+    assert _rules(path) == [("xlsx_format", Severity.ERROR)]
