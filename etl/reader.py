@@ -26,6 +26,8 @@ from etl.problems import Problem
 CSV_CHUNK_ROWS = 200_000
 #: Name of the column holding each row's number in the file (header = row 1).
 ROW = "_row"
+#: Years a date may have: what the checks hold at nanosecond resolution.
+DATE_YEARS = (1678, 2261)
 
 _BOOLEANS = {
     "1": True,
@@ -40,8 +42,10 @@ _BOOLEANS = {
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _UK_DATE = r"^\d{2}/\d{2}/\d{4}$"
 _INTEGER = r"^[+-]?\d+(?:\.0*)?$"
-# A code followed by ":" or " - " and a label: keep the code.
-_CODE_LABEL = r"^\s*([^\s:]+?)\s*(?::|\s+-\s+).*$"
+# A code followed by ":" or " - " and a label: the code.  No lazy or nested
+# quantifiers, so the match is linear in the cell's length (the earlier
+# "([^\s:]+?)\s*(?::|\s+-\s+).*$" took quadratic time on a long run of spaces).
+_CODE_LABEL = r"^([^\s:]+)(?:\s*:|\s+-\s)"
 
 
 @dataclass
@@ -180,8 +184,18 @@ def _read_xlsx(path: Path) -> pd.DataFrame:
             "xlsx_format", f"the file is not a readable XLSX workbook: {exc}"
         ) from None
     try:
-        sheet = book.worksheets[0]
-        rows = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        if not book.worksheets:  # a chart sheet only, or a damaged workbook.xml
+            raise _Unreadable("xlsx_format", "the workbook has no worksheet")
+        # Sheets are parsed lazily in read-only mode: a damaged sheet fails here.
+        rows = [
+            [_cell_text(v) for v in row] for row in book.worksheets[0].iter_rows(values_only=True)
+        ]
+    except _Unreadable:
+        raise
+    except Exception as exc:  # zipfile, XML and openpyxl errors alike
+        raise _Unreadable(
+            "xlsx_format", f"the first sheet of the workbook cannot be read: {exc}"
+        ) from None
     finally:
         book.close()
     width = max((len(r) for r in rows), default=0)
@@ -339,11 +353,15 @@ def _parse_date(column: Column, text: pd.Series) -> Parsed:
     iso = pd.to_datetime(text.where(text.str.match(_ISO_DATE)), format="%Y-%m-%d", errors="coerce")
     uk = pd.to_datetime(text.where(text.str.match(_UK_DATE)), format="%d/%m/%Y", errors="coerce")
     values = iso.fillna(uk).astype("datetime64[s]")
+    # A date GX cannot hold at nanosecond resolution (9999-12-31) is refused
+    # here, rather than failing the whole suite.
+    first, last = DATE_YEARS
+    values = values.mask((values.dt.year < first) | (values.dt.year > last))
     return (
         values,
         values.isna() & (text != ""),
         "date_format",
-        ("not a valid date in the form YYYY-MM-DD or DD/MM/YYYY"),
+        (f"not a valid date in the form YYYY-MM-DD or DD/MM/YYYY (years {first} to {last})"),
     )
 
 
@@ -386,7 +404,8 @@ def _strip_label(text: pd.Series) -> pd.Series:
     labelled = text.str.contains(r":|\s-\s", regex=True)
     if not labelled.any():
         return text
-    return text.mask(labelled, text[labelled].str.replace(_CODE_LABEL, r"\1", regex=True))
+    codes = text[labelled].str.extract(_CODE_LABEL, expand=False)
+    return text.mask(labelled, codes.fillna(text[labelled]))
 
 
 _PARSERS: dict[ColumnType, Callable[[Column, pd.Series], Parsed]] = {

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from etl import validation
 from etl.contracts import load_contract
@@ -26,6 +27,18 @@ os.environ.update(
         "AIRFLOW__CSC_PIPELINE__SENSOR_TIMEOUT_SECONDS": "3",
     }
 )
+
+# Hypothesis: CI runs the fuzz tests at full strength, a local run briefly.
+# Each fuzz test takes a share of the profile's max_examples (tests/test_fuzz_reader.py).
+_FUZZ = {
+    "deadline": None,  # the machine is shared: a slow example is not a failure
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+    "print_blob": True,
+}
+settings.register_profile("ci", max_examples=1000, **_FUZZ)
+settings.register_profile("dev", max_examples=100, **_FUZZ)
+_CI = os.environ.get("CI", "").lower() in ("true", "1")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _CI else "dev"))
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC_DIR = REPO.parent / "shared" / "spec"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -241,3 +243,63 @@ def test_names_that_do_not_parse_are_rejected(write_extract: WriteExtract, name:
     problems = validate(read_extract(write_extract("referrals", name=name)))
     assert [(p.rule, p.severity) for p in problems] == [("file_name", Severity.ERROR)]
     assert name in problems[0].describe()
+
+
+def test_long_run_of_spaces_in_a_code_is_read_in_linear_time(write_extract: WriteExtract) -> None:
+    """The code-with-label pattern once backtracked quadratically here (minutes at 100 kB)."""
+    text = "RC7" + " " * 100_000 + "b - c"
+    extract = read_extract(write_extract("closures", [row("closures", closure_reason=text)]))
+    assert extract.frame["closure_reason"].tolist() == [text]
+    assert [(p.rule, p.column) for p in validate(extract)] == [("code", "closure_reason")]
+
+
+@pytest.mark.parametrize("text", ["9999-12-31", "1677-12-31", "31/12/2262"])
+def test_dates_beyond_what_the_checks_hold_are_refused(
+    write_extract: WriteExtract, text: str
+) -> None:
+    """GX holds dates at nanosecond resolution; 9999-12-31 once failed the whole suite."""
+    path = write_extract("referrals", [row("referrals", date_of_birth=text)])
+    problems = validate(read_extract(path))
+    assert [(p.rule, p.column, p.rows) for p in problems] == [
+        ("date_format", "date_of_birth", (2,))
+    ]
+    assert "1678 to 2261" in problems[0].message
+
+
+def test_dates_at_the_ends_of_the_years_held_are_read(write_extract: WriteExtract) -> None:
+    path = write_extract("referrals", [row("referrals", date_of_birth="1678-01-01")])
+    assert validate(read_extract(path)) == []
+    path = write_extract("referrals", [row("referrals", date_of_birth="31/12/2261")])
+    assert read_extract(path).problems == []
+
+
+def test_workbook_with_only_a_chart_sheet_is_rejected(tmp_path: Path) -> None:
+    book = Workbook()
+    book.create_chartsheet("Chart", 0)
+    book.remove(book["Sheet"])
+    path = tmp_path / "workforce_330_2024-02.xlsx"
+    book.save(path)
+    assert _rules(path) == [("xlsx_format", Severity.ERROR)]
+
+
+@pytest.mark.parametrize(
+    ("member", "junk"),
+    [
+        ("xl/worksheets/sheet1.xml", b"<x"),
+        ("xl/worksheets/sheet1.xml", b""),
+        ("xl/worksheets/sheet1.xml", b"not xml"),
+        # A workbook that lists no sheet at all: once an IndexError.
+        ("xl/workbook.xml", b"<?xml version='1.0'?><worksheet/>"),
+    ],
+)
+def test_workbook_with_a_damaged_part_is_rejected(tmp_path: Path, member: str, junk: bytes) -> None:
+    """openpyxl parses a sheet only when its rows are read, after the workbook opened."""
+    book = Workbook()
+    book.active.append(["la_code"])
+    whole = io.BytesIO()
+    book.save(whole)
+    path = tmp_path / "workforce_330_2024-02.xlsx"
+    with zipfile.ZipFile(whole) as source, zipfile.ZipFile(path, "w") as target:
+        for name in source.namelist():
+            target.writestr(name, junk if name == member else source.read(name))
+    assert _rules(path) == [("xlsx_format", Severity.ERROR)]
