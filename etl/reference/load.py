@@ -17,7 +17,6 @@ problems is rejected with them (file, rule, column, rows) and changes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from etl.reference import PUBLICATIONS, shipped_file
 from etl.reference.model import LEVEL_NAMES, LEVELS, NATIONAL, Figures, Neighbours
 from etl.reference.reader import CELL, COLUMN, Release, read_release
 from etl.reference.suites import NUMBER, check_release
-from etl.warehouse.db import Bind, is_postgresql, schema_of, transaction
+from etl.warehouse.db import Bind, advisory_lock, transaction
 from etl.warehouse.schema import published_figures, reference_loads, statistical_neighbours
 
 LOADED = "loaded"
@@ -200,10 +199,7 @@ def neighbour_rows(release: Release, described: Neighbours) -> pd.DataFrame:
 
 def _lock(connection: Connection) -> None:
     """One reference load at a time per warehouse (SQLite: BEGIN IMMEDIATE)."""
-    if is_postgresql(connection):
-        name = f"csc-pipeline reference {schema_of(connection)}"
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+    advisory_lock(connection, "reference")
 
 
 def _latest(connection: Connection, name: str) -> tuple[str, str] | None:

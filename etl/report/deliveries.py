@@ -13,7 +13,6 @@ recorded.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from etl.months import Month
-from etl.warehouse.db import Bind, is_postgresql, schema_of, transaction
+from etl.warehouse.db import Bind, advisory_lock, schema_of, transaction
 from etl.warehouse.schema import deliveries
 
 
@@ -50,10 +49,7 @@ def delivery_lock(engine: Engine, la_code: str, month: Month) -> Iterator[Connec
     one e-mail's send, a few seconds at most (the SMTP timeout bounds it).
     """
     with transaction(engine, write=True) as connection:
-        if is_postgresql(connection):
-            name = f"csc-pipeline deliver {schema_of(connection)} {la_code} {month}"
-            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        advisory_lock(connection, f"deliver {la_code} {month}")
         yield connection
 
 

@@ -11,6 +11,7 @@ The schema is created and changed only by the Alembic migrations in
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,6 +78,17 @@ def _sqlite_transactions(engine: Engine) -> None:
         # writer waits for it (busy timeout) instead of failing on upgrade.
         write = connection.get_execution_options().get(WRITE_OPTION)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def advisory_lock(connection: Connection, what: str) -> None:
+    """Hold PostgreSQL's transaction-level advisory lock named ``what`` in this
+    warehouse (schema) until commit or rollback; SQLite: nothing to do, the
+    writing transaction (BEGIN IMMEDIATE) holds the database's lock."""
+    if not is_postgresql(connection):
+        return
+    name = f"csc-pipeline {what} {schema_of(connection)}"
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    connection.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
 def schema_of(bind: Bind) -> str | None:

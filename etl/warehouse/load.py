@@ -22,7 +22,6 @@ referral stays current (:func:`etl.warehouse.measures_sql.current_referrals`).
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import re
 import uuid
@@ -40,7 +39,7 @@ from etl.contracts import Contract, load_contract
 from etl.errors import CscError
 from etl.months import Month, month_range
 from etl.pseudonymise import PSEUDONYM_CHARS
-from etl.warehouse.db import Bind, is_postgresql, schema_of, transaction
+from etl.warehouse.db import Bind, advisory_lock, is_postgresql, schema_of, transaction
 from etl.warehouse.measures import known_months, months_affected, recompute_measures
 from etl.warehouse.schema import CURRENT_LOAD, DATA_TABLES, contract_columns, loads, measures
 
@@ -211,12 +210,8 @@ def _lock(connection: Connection, la_code: str) -> None:
     rollback (also when the client dies).  SQLite: the transaction began
     with BEGIN IMMEDIATE, holding the database's write lock to its end.
     """
-    if is_postgresql(connection):
-        # Per warehouse (schema) and LA: other LAs and warehouses load freely.
-        name = f"csc-pipeline load {schema_of(connection)} {la_code}"
-        digest = hashlib.sha256(name.encode()).digest()
-        key = int.from_bytes(digest[:8], "big", signed=True)
-        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+    # Per warehouse (schema) and LA: other LAs and warehouses load freely.
+    advisory_lock(connection, f"load {la_code}")
 
 
 @dataclass(frozen=True)
