@@ -179,8 +179,8 @@ def _require_schema(engine: Engine, settings: Settings, table: str) -> None:
 
     if not sa.inspect(engine).has_table(table, schema=schema_of(engine)):
         raise CscError(
-            f"the warehouse at {_safe_url(settings.warehouse_url)} is not up to date: "
-            "run `csc-pipeline init` first"
+            f"the warehouse at {_safe_url(settings.warehouse_url)} (CSC_WAREHOUSE_URL) is not "
+            "up to date: run `csc-pipeline init` first"
         )
 
 
@@ -277,7 +277,6 @@ def cmd_gx_suites(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """Render the month's pack (HTML, kpis.csv, benchmarks.csv); with --send, e-mail it once."""
     from etl.report.config import load_pack_config
-    from etl.report.deliveries import deliveries_ready
     from etl.report.delivery import check_mail_server, retrying, smtp_from_environment
     from etl.report.publish import publish_pack, readiness
 
@@ -287,11 +286,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     config = load_pack_config()
     smtp = smtp_from_environment() if args.send else None
     engine = _engine(settings.warehouse_url, must_exist=True)
-    if not deliveries_ready(engine):
-        raise CscError(
-            f"the warehouse at {_safe_url(settings.warehouse_url)} (CSC_WAREHOUSE_URL) is not "
-            "up to date: run `csc-pipeline init` first"
-        )
+    _require_schema(engine, settings, "deliveries")
     where = f"LA {args.la}, {args.month}"
     ready = readiness(engine, args.la, args.month)
     if ready.missing and args.send and not args.force:

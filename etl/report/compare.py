@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from etl.reference import ATTRIBUTION, figures_publications
-from etl.reference.benchmarks import Benchmark
+from etl.reference.benchmarks import Benchmark, Neighbour
 from etl.reference.model import Indicator
 from etl.report.content import PackData
 from etl.report.figures import Shown, number_text
@@ -38,20 +38,12 @@ class CompareRow:
 
 
 @dataclass(frozen=True)
-class NeighbourItem:
-    position: int
-    name: str
-    la_code: str
-    closeness: str
-
-
-@dataclass(frozen=True)
 class Compare:
     """What the section shows; ``available`` is False before any release is loaded."""
 
     available: bool
     rows: tuple[CompareRow, ...]
-    neighbours: tuple[NeighbourItem, ...]
+    neighbours: tuple[Neighbour, ...]
     charts: tuple[str, ...]
     notes: tuple[str, ...]
     sources: tuple[str, ...]
@@ -64,22 +56,14 @@ def unit_of(indicator: Indicator) -> Unit:
     return units[indicator.unit]
 
 
-def published(value: float | None, indicator: Indicator, symbol: str | None = None) -> Shown:
-    """A published figure; one DfE did not publish reads as its symbol ("u"), or "not available"."""
+def published(value: float | None, b: Benchmark, symbol: str | None = None) -> Shown:
+    """A figure of ``b``'s publication; one DfE did not publish reads as its symbol
+    ("u", with what the publication says it means), or "not available"."""
     if value is None:
-        meaning = symbol_meaning(symbol)
-        if symbol and meaning:
-            return Shown(symbol, "blank", meaning)
+        if symbol and symbol in b.publication.symbols:
+            return Shown(symbol, "blank", b.publication.symbols[symbol])
         return Shown("not available", "blank", "not published")
-    return Shown(number_text(value, unit_of(indicator)))
-
-
-def symbol_meaning(symbol: str | None) -> str | None:
-    """What DfE means by ``symbol`` ("low reliability"), from the descriptions."""
-    for publication in figures_publications():
-        if symbol and symbol in publication.symbols:
-            return publication.symbols[symbol]
-    return None
+    return Shown(number_text(value, unit_of(b.indicator)))
 
 
 def england_text(data: PackData, kpi_id: str) -> str:
@@ -107,12 +91,12 @@ def _row(b: Benchmark, model_size: int) -> CompareRow:
     return CompareRow(
         key=b.key,
         label=i.label,
-        la=published(b.la_value, i, b.la_symbol),
-        neighbours=published(b.neighbours_median, i),
+        la=published(b.la_value, b, b.la_symbol),
+        neighbours=published(b.neighbours_median, b),
         neighbours_n=f"{b.neighbours_n} of {model_size}",
-        region=published(b.region_value, i),
+        region=published(b.region_value, b),
         region_name=b.region_name or "",
-        england=published(b.england_value, i),
+        england=published(b.england_value, b),
         rank="" if b.rank is None else f"{b.rank} of {b.of}",
         period=b.period_text,
         # Short in the table; the sources paragraph names each publication in full.
@@ -120,7 +104,7 @@ def _row(b: Benchmark, model_size: int) -> CompareRow:
     )
 
 
-def build(data: PackData, council: str) -> Compare:
+def build(data: PackData) -> Compare:
     rows = tuple(_row(b, len(data.neighbours)) for b in data.benchmarks)
     available = any(b.time_period is not None for b in data.comparisons)
     notes = []
@@ -135,9 +119,7 @@ def build(data: PackData, council: str) -> Compare:
     return Compare(
         available=available,
         rows=rows,
-        neighbours=tuple(
-            NeighbourItem(n.position, n.name, n.la_code, n.closeness) for n in data.neighbours
-        ),
+        neighbours=tuple(data.neighbours),
         charts=tuple(f"compare_{key}" for key in data.compare_series),
         notes=tuple(notes),
         sources=sources,
@@ -159,7 +141,7 @@ def charts(data: PackData, council: str) -> tuple[Chart, ...]:
             Series("England", tuple(b.england_value for b in years), "line"),
         )
         latest = years[-1]
-        said = [f"{line.label} {published(line.values[-1], indicator).text}" for line in lines]
+        said = [f"{line.label} {published(line.values[-1], latest).text}" for line in lines]
         title = f"{indicator.label}, {latest.publication.period.label.format(year='each year')}"
         alt = (
             f"{indicator.label} by year, {labels[0]} to {labels[-1]}: {council}, the median of "

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from etl.months import Month
-from etl.warehouse.db import Bind, advisory_lock, schema_of, transaction
+from etl.warehouse.db import Bind, advisory_lock, transaction
 from etl.warehouse.schema import deliveries
 
 
@@ -93,9 +93,3 @@ def record_delivery(bind: Bind, la_code: str, month: Month, delivery: Delivery) 
                 transport=delivery.transport,
             )
         )
-
-
-def deliveries_ready(bind: Bind) -> bool:
-    """True when the warehouse has the deliveries table (migration 0002 applied)."""
-    with transaction(bind) as connection:
-        return sa.inspect(connection).has_table("deliveries", schema=schema_of(connection))

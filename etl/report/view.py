@@ -327,7 +327,7 @@ class _Builder:
                 *trends.build(self.data, self.config, self.suppress, self.by_month),
                 *compare.charts(self.data, council),
             ),
-            compare=compare.build(self.data, council),
+            compare=compare.build(self.data),
             hub=None
             if self.hub_las is None
             else hub.build(
