@@ -23,13 +23,17 @@ log = logging.getLogger(__name__)
 
 @cache
 def _engine(url: str) -> Engine:
-    from etl.warehouse.db import make_engine
+    from etl.warehouse.db import open_warehouse
 
-    return make_engine(url)
+    return open_warehouse(url, must_exist=True)
 
 
 def warehouse(settings: Settings) -> Engine:
-    """The warehouse engine, one per process (a worker runs many tasks)."""
+    """The warehouse engine, one per process (a worker runs many tasks).
+
+    Opened as the CLI opens it (:func:`~etl.warehouse.db.open_warehouse`), so
+    a warehouse that is unreachable or not created is the same one sentence.
+    """
     return _engine(settings.warehouse_url)
 
 

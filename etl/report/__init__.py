@@ -4,8 +4,8 @@ Modules, in the order a pack is made:
 
 * :mod:`etl.report.config` - the plan's targets, the audiences, alert
   recipients (``pack.yml``, or the file ``CSC_PACK_CONFIG`` names);
-* :mod:`etl.report.reference` - how each measure is named and defined
-  (``measures.yml``);
+* :mod:`etl.kpis` (outside this package) - how each measure is named and defined
+  (``etl/kpis.yml``, the one registry of measures);
 * :mod:`etl.report.content` - the month's measures, their history, the load
   records and a few aggregates, read from the warehouse;
 * :mod:`etl.report.view`, :mod:`etl.report.tables`, :mod:`etl.report.appendix`

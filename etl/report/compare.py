@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from etl.kpis import Unit
 from etl.reference import ATTRIBUTION, figures_publications
 from etl.reference.benchmarks import Benchmark, Neighbour
 from etl.reference.model import Indicator
 from etl.report.content import PackData
 from etl.report.figures import Shown, number_text
-from etl.report.reference import Unit
 from etl.report.trends import Chart, Series
 
 

@@ -19,8 +19,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from etl.filenames import is_la_code
+from etl.kpis import registry
 from etl.months import Month
-from etl.report.reference import catalogue
 from etl.report.yamlfile import packaged, read_model
 from etl.warehouse.measures import KPI_IDS
 
@@ -147,7 +147,7 @@ class PackConfig(_Strict):
         if unknown:
             raise ValueError(f"targets for measures not in KPIS.md: {unknown}")
         for kpi_id, target in self.targets.items():
-            if catalogue()[kpi_id].unit == "percent":
+            if registry()[kpi_id].unit == "percent":
                 wrong = [m.target for m in target.milestones if not 0 <= m.target <= 1]
                 if wrong:
                     raise ValueError(

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from etl.contracts import DATASETS, load_contract
+from etl.kpis import registry
 from etl.months import Month
 from etl.reference.benchmarks import (
     Benchmark,
@@ -31,8 +32,8 @@ from etl.reference.benchmarks import (
 )
 from etl.warehouse.db import Bind, transaction
 from etl.warehouse.measures import KPI_IDS, KpiValue, kpis_for
-from etl.warehouse.measures_sql import CASELOAD_LIMIT, current_referrals
-from etl.warehouse.schema import loads, measures, workforce
+from etl.warehouse.measures_sql import DEN, NUM, TEAM_KPIS, current_referrals, teams_query
+from etl.warehouse.schema import loads, measures
 
 #: Months of history the trend charts show (the pack's month included).
 HISTORY_MONTHS = 24
@@ -72,16 +73,11 @@ class LoadRecord:
 
 @dataclass(frozen=True)
 class TeamFigures:
-    """One team's workforce at month end, summed in SQL."""
+    """One team's month: the measures of :data:`TEAM_KPIS`, from the measures' own SQL."""
 
     team: str
-    permanent_fte: float
-    agency_fte: float
-    vacancy_fte: float
-    #: Children allocated to, and FTE of, workers holding at least one case.
-    cases: float
-    case_holder_fte: float
-    over_20: int
+    #: Per kpi_id of :data:`TEAM_KPIS`, the team's value (numerator and denominator for rates).
+    figures: dict[str, KpiValue]
 
 
 @dataclass(frozen=True)
@@ -255,43 +251,27 @@ def _warning_rules(summary: Any) -> tuple[WarningRule, ...]:
 
 
 def _teams(connection: Connection, la_code: str, month: Month) -> list[TeamFigures]:
-    w = workforce
-    worker = w.c.record_type == "worker"
-    permanent = sa.and_(worker, w.c.agency_worker.is_(sa.false()))
-    agency = sa.and_(worker, w.c.agency_worker.is_(sa.true()))
-    with_cases = sa.and_(worker, w.c.caseload >= 1)
+    rows = connection.execute(teams_query(), {"la_code": la_code, "month": month.start})
+    teams = []
+    for row in rows.mappings():
+        figures = {}
+        for kpi_id in TEAM_KPIS:
+            numerator, denominator = row.get(kpi_id + NUM), row.get(kpi_id + DEN)
+            figures[kpi_id] = KpiValue(
+                la_code,
+                month,
+                kpi_id,
+                _float(row[kpi_id]),
+                _float(numerator),
+                _float(denominator),
+                None if row[kpi_id] is not None else registry()[kpi_id].when_empty,
+            )
+        teams.append(TeamFigures(team=row["team"], figures=figures))
+    return teams
 
-    def total(condition: sa.ColumnElement[bool], value: sa.ColumnElement[Any]) -> Any:
-        return sa.func.coalesce(sa.func.sum(sa.case((condition, value))), 0)
 
-    query = (
-        sa.select(
-            w.c.team,
-            total(permanent, w.c.fte).label("permanent_fte"),
-            total(agency, w.c.fte).label("agency_fte"),
-            total(w.c.record_type == "vacancy", w.c.fte).label("vacancy_fte"),
-            total(with_cases, w.c.caseload).label("cases"),
-            total(with_cases, w.c.fte).label("case_holder_fte"),
-            sa.func.count(sa.case((sa.and_(worker, w.c.caseload > CASELOAD_LIMIT), 1))).label(
-                "over_20"
-            ),
-        )
-        .where(w.c.la_code == la_code, w.c.month == month.start)
-        .group_by(w.c.team)
-        .order_by(w.c.team)
-    )
-    return [
-        TeamFigures(
-            team=row.team,
-            permanent_fte=float(row.permanent_fte),
-            agency_fte=float(row.agency_fte),
-            vacancy_fte=float(row.vacancy_fte),
-            cases=float(row.cases),
-            case_holder_fte=float(row.case_holder_fte),
-            over_20=int(row.over_20),
-        )
-        for row in connection.execute(query)
-    ]
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _referral_codes(

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from etl.kpis import Kpi, Unit
 from etl.months import Month
-from etl.report.reference import MeasureInfo, Unit
 from etl.warehouse.measures import KpiValue
 
 #: What a suppressed figure reads as (DfE convention: "c", confidential).
@@ -87,7 +87,7 @@ def display_precision(value: float, unit: Unit) -> float:
 
 
 def suppression_basis(
-    value: KpiValue, info: MeasureInfo, month_values: Mapping[str, KpiValue]
+    value: KpiValue, info: Kpi, month_values: Mapping[str, KpiValue]
 ) -> float | None:
     """The figure whose smallness hides ``value``: itself, its numerator, or another measure."""
     if info.suppress_by == "value":
@@ -100,7 +100,7 @@ def suppression_basis(
 
 def shown(
     value: KpiValue,
-    info: MeasureInfo,
+    info: Kpi,
     *,
     suppress: bool,
     month_values: Mapping[str, KpiValue],

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from etl.kpis import registry
 from etl.months import Month
 from etl.report.figures import Shown, shown
-from etl.report.reference import catalogue
 from etl.warehouse.db import Bind, transaction
 from etl.warehouse.measures import KpiValue
 from etl.warehouse.schema import CURRENT_LOAD, loads, measures, statistical_neighbours
@@ -86,7 +86,7 @@ def hub_total(las: list[HubLa], kpi_id: str, month: Month) -> tuple[KpiValue, in
             return KpiValue(HUB, month, kpi_id, None, numerator, denominator, "zero base"), 0
         value = numerator / denominator
         return KpiValue(HUB, month, kpi_id, value, numerator, denominator), len(available)
-    if any(v.denominator is not None for v in available) or catalogue()[kpi_id].unit != "count":
+    if any(v.denominator is not None for v in available) or registry()[kpi_id].unit != "count":
         # A median, say: no total can be made from the rows.
         return KpiValue(HUB, month, kpi_id, None, None, None, "not additive"), 0
     total = sum(v.value or 0.0 for v in available)
@@ -95,7 +95,7 @@ def hub_total(las: list[HubLa], kpi_id: str, month: Month) -> tuple[KpiValue, in
 
 def build(las: list[HubLa], kpi_ids: list[str], month: Month, *, suppress: bool) -> HubTable:
     """The table as one audience reads it (small numbers suppressed when it suppresses)."""
-    info = catalogue()
+    info = registry()
     rows = []
     for la in las:
         cells = tuple(

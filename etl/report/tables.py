@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from etl.kpis import registry
 from etl.report.content import PackData, code_labels
-from etl.report.figures import Shown, amount, count, month_name, share
+from etl.report.figures import Shown, count, month_name, share, shown
+from etl.warehouse.measures_sql import TEAM_KPIS
 
 #: The CIN referral source groups: the first character of the code, except 10.
 SOURCE_GROUPS: dict[str, str] = {
@@ -42,48 +44,35 @@ class Table:
 
 
 def teams_table(data: PackData, *, suppress: bool) -> Table:
-    headers = (
-        "Team",
-        "Permanent FTE",
-        "Agency FTE",
-        "Vacant FTE",
-        "Vacancy rate",
-        "Average caseload",
-        "Over 20 cases",
-    )
-    numeric = (False, *[True] * 6)
+    """The month's workforce by team: the measures of ``TEAM_KPIS`` per team, shown
+    and suppressed as the pack shows them for the whole LA."""
+    kpis = registry()
+    headers = ("Team", *(kpis[kpi_id].label for kpi_id in TEAM_KPIS))
+    numeric = (False, *[True] * len(TEAM_KPIS))
     title = "Workforce by team"
     if data.kpis["permanent_fte"].value is None:
         return Table(title, headers, numeric, (), unavailable=_not_loaded(data, "permanent_fte"))
     rows = tuple(
         (
             Shown(team.team),
-            amount(team.permanent_fte, "fte", suppress=suppress),
-            amount(team.agency_fte, "fte", suppress=suppress),
-            amount(team.vacancy_fte, "fte", suppress=suppress),
-            share(
-                team.vacancy_fte,
-                team.vacancy_fte + team.permanent_fte,
-                suppress=suppress,
-                empty="no posts",
+            *(
+                shown(
+                    team.figures[kpi_id],
+                    kpis[kpi_id],
+                    suppress=suppress,
+                    month_values=team.figures,
+                )
+                for kpi_id in TEAM_KPIS
             ),
-            share(
-                team.cases,
-                team.case_holder_fte,
-                suppress=suppress,
-                unit="ratio",
-                empty="no caseloads",
-            ),
-            count(team.over_20, suppress=suppress),
         )
         for team in data.teams
     )
-    note = (
-        "Vacancy rate: vacant FTE over vacant plus permanent FTE. Average caseload: children "
-        "allocated over the FTE of workers holding at least one case. Over 20 cases: workers "
-        "with a caseload above 20."
-    )
+    note = " ".join(f"{kpis[k].label}: {kpis[k].definition}" for k in _TEAM_NOTES)
     return Table(title, headers, numeric, rows, note)
+
+
+#: The team columns whose definition the table's note repeats (the rest are plain sums).
+_TEAM_NOTES = ("vacancy_rate", "average_caseload", "caseload_over_20")
 
 
 def sources_table(data: PackData, *, suppress: bool) -> Table:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from etl.kpis import Unit, registry
 from etl.report.config import PackConfig
 from etl.report.content import PackData
 from etl.report.figures import BLANK, short_month, shown
-from etl.report.reference import Unit, catalogue
 from etl.warehouse.measures import KpiValue
 
 
@@ -56,7 +56,7 @@ class _Trends:
         self.config = config
         self.suppress = suppress
         self.by_month = by_month
-        self.catalogue = catalogue()
+        self.catalogue = registry()
 
     def series(self, kpi_id: str, kind: str = "line", label: str = "") -> Series:
         """A measure's 24 months; suppressed or blank months are gaps."""

@@ -15,6 +15,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
+from etl.kpis import SECTIONS, registry
 from etl.report import appendix, compare, hub, trends
 from etl.report.config import PackConfig, Rag
 from etl.report.content import PackData
@@ -27,7 +28,6 @@ from etl.report.figures import (
     short_month,
     shown,
 )
-from etl.report.reference import SECTIONS, catalogue
 from etl.report.tables import Table, needs_table, sources_table, teams_table
 from etl.report.trends import Chart
 from etl.warehouse.measures import KPI_IDS
@@ -159,7 +159,7 @@ class _Builder:
         self.config = config
         self.suppress = suppress
         self.hub_las = hub_las
-        self.catalogue = catalogue()
+        self.catalogue = registry()
         self.plan_month = config.plan.plan_month(data.month)
         #: Per month, that month's values (suppression may look at another measure).
         self.by_month = [

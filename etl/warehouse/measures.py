@@ -14,72 +14,23 @@ calls for the months it affects (:func:`months_affected`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from etl.errors import CscError
+from etl.kpis import Kpi, registry
 from etl.months import Month
 from etl.warehouse.db import Bind, transaction
-from etl.warehouse.measures_sql import DEN, NUM, aggregate_queries, closure_reasons
+from etl.warehouse.measures_sql import DEN, NUM, aggregate_queries, check_registry
 from etl.warehouse.schema import CURRENT_LOAD, loads, measures, working_days
 
-
-@dataclass(frozen=True)
-class Kpi:
-    """One measure: its id, the dataset it reads and how many months of files.
-
-    ``window`` is how many extract months ending at M must be loaded (1: just
-    M's file).  ``rate``: value = numerator / denominator, both kept.
-    ``when_empty``: why the value is blank when the month is loaded but the
-    denominator is zero (or, for the median, there is nothing to take it of).
-    """
-
-    kpi_id: str
-    dataset: str
-    window: int = 1
-    rate: bool = False
-    when_empty: str = ""
-
-
-def _kpis() -> tuple[Kpi, ...]:
-    no_permanent = "no permanent FTE in the month"
-    no_referrals = "no referrals in the month"
-    return (
-        Kpi("permanent_fte", "workforce"),
-        Kpi("agency_fte", "workforce"),
-        Kpi("vacancy_fte", "workforce"),
-        Kpi("uncovered_vacancy_fte", "workforce"),
-        Kpi("vacancy_rate", "workforce", rate=True, when_empty="no vacancy or permanent FTE"),
-        Kpi("agency_rate", "workforce", rate=True, when_empty="no agency or permanent FTE"),
-        Kpi("turnover_rate_12m", "workforce", window=12, rate=True, when_empty=no_permanent),
-        Kpi("average_caseload", "workforce", rate=True, when_empty="no workers with a caseload"),
-        Kpi("caseload_over_20", "workforce"),
-        Kpi("days_lost_per_fte", "workforce", rate=True, when_empty=no_permanent),
-        Kpi("referrals", "referrals"),
-        Kpi("re_referral_rate", "referrals", window=13, rate=True, when_empty=no_referrals),
-        Kpi("nfa_rate", "referrals", rate=True, when_empty=no_referrals),
-        Kpi("assessments_completed", "referrals"),
-        Kpi(
-            "assessment_timeliness",
-            "referrals",
-            rate=True,
-            when_empty="no assessments authorised in the month",
-        ),
-        Kpi("unallocated_referrals", "referrals"),
-        Kpi("closures", "closures"),
-        *(Kpi(f"closures_{code.lower()}", "closures") for code in closure_reasons()),
-        Kpi("capacity_closures", "closures"),
-        Kpi("capacity_closures_3m", "closures", window=3),
-        Kpi("median_episode_days", "closures", when_empty="no closures in the month"),
-    )
-
-
-#: Every measure, in the order of KPIS.md (the order of kpis.csv).
-KPIS: tuple[Kpi, ...] = _kpis()
+#: Every measure, in the order of KPIS.md (the order of kpis.csv): the registry's.
+KPIS: tuple[Kpi, ...] = tuple(registry())
 KPI_IDS: list[str] = [kpi.kpi_id for kpi in KPIS]
 
 #: How far a dataset's month reaches into other months' measures.  A
@@ -156,8 +107,14 @@ def known_months(connection: Connection, la_code: str) -> set[Month]:
     return set().union(*loaded_months(connection, la_code).values())
 
 
-def _datasets(datasets: Iterable[str] | None) -> list[str]:
-    every = list(dict.fromkeys(kpi.dataset for kpi in KPIS))
+@cache
+def _checked(kpis: tuple[Kpi, ...]) -> None:
+    # Once per process: building the queries to compare costs ~0.1 s.
+    check_registry(kpis)
+
+
+def _datasets(datasets: Iterable[str] | None, kpis: Sequence[Kpi] = KPIS) -> list[str]:
+    every: list[str] = list(dict.fromkeys(kpi.dataset for kpi in kpis))
     if datasets is None:
         return every
     chosen = set(datasets)
@@ -172,10 +129,17 @@ def compute_measures(
     la_code: str,
     months: Iterable[Month],
     datasets: Iterable[str] | None = None,
+    *,
+    kpis: Sequence[Kpi] = KPIS,
 ) -> list[KpiValue]:
-    """The measures of ``months`` for one LA (of ``datasets``; default all)."""
+    """The measures of ``months`` for one LA (of ``datasets``; default all).
+
+    ``kpis`` is the registry's measures; it must match the SQL exactly
+    (:func:`~etl.warehouse.measures_sql.check_registry` raises otherwise).
+    """
+    _checked(tuple(kpis))
     wanted = sorted(set(months))
-    chosen = _datasets(datasets)
+    chosen = _datasets(datasets, kpis)
     if not wanted or not chosen:
         return []
     if "referrals" in chosen and connection.scalar(sa.select(working_days.c.day).limit(1)) is None:
@@ -197,7 +161,7 @@ def compute_measures(
     return [
         _value(kpi, la_code, month, figures[month], loaded[kpi.dataset])
         for month in wanted
-        for kpi in KPIS
+        for kpi in kpis
         if kpi.dataset in chosen
     ]
 

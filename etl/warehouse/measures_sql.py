@@ -26,6 +26,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from etl.contracts import load_contract
+from etl.kpis import Kpi
 from etl.months import Month
 from etl.warehouse.schema import closures, referral_versions, workforce, working_days
 
@@ -217,23 +218,24 @@ def _select(p: sa.CTE, figures: dict[str, Figure]) -> list[sa.Label[Any]]:
     return columns
 
 
-def workforce_query(count: int) -> sa.Select[Any]:
-    """Workforce measures: month M's file, and leavers in the files of M-11..M."""
-    p = periods(count)
+def _workforce_figures(in_month: sa.ColumnElement[bool]) -> dict[str, Figure]:
+    """The workforce measures over the rows joined: ``in_month`` picks month M's file.
+
+    Leavers count over every row joined (the 12-month window); every other
+    figure is M's.  The measures and the team breakdown both use these.
+    """
     w = workforce
-    in_month = w.c.month == p.c.month
     worker = sa.and_(in_month, w.c.record_type == "worker")
     permanent = sa.and_(worker, w.c.agency_worker.is_(sa.false()))
     agency = sa.and_(worker, w.c.agency_worker.is_(sa.true()))
     vacancy = sa.and_(in_month, w.c.record_type == "vacancy")
-    # Leavers over the whole join window (M-11..M); every other figure is M's.
     permanent_leaver = sa.and_(w.c.record_type == "leaver", w.c.agency_worker.is_(sa.false()))
     with_cases = sa.and_(worker, w.c.caseload >= 1)
 
     permanent_fte = _total(permanent, w.c.fte)
     agency_fte = _total(agency, w.c.fte)
     vacancy_fte = _total(vacancy, w.c.fte)
-    figures = {
+    return {
         "permanent_fte": Figure(permanent_fte),
         "agency_fte": Figure(agency_fte),
         "vacancy_fte": Figure(vacancy_fte),
@@ -254,11 +256,47 @@ def workforce_query(count: int) -> sa.Select[Any]:
             denominator=permanent_fte,
         ),
     }
+
+
+def workforce_query(count: int) -> sa.Select[Any]:
+    """Workforce measures: month M's file, and leavers in the files of M-11..M."""
+    p = periods(count)
+    w = workforce
+    figures = _workforce_figures(w.c.month == p.c.month)
     joined = p.outerjoin(
         w,
         sa.and_(w.c.la_code == _la_code(), w.c.month >= p.c.from_12, w.c.month <= p.c.month),
     )
     return sa.select(*_select(p, figures)).select_from(joined).group_by(p.c.month)
+
+
+#: The workforce measures the pack breaks down by team: those of month M's
+#: file alone (turnover needs twelve files, so it is not broken down).
+TEAM_KPIS = (
+    "permanent_fte",
+    "agency_fte",
+    "vacancy_fte",
+    "vacancy_rate",
+    "average_caseload",
+    "caseload_over_20",
+)
+
+
+def teams_query() -> sa.Select[Any]:
+    """One LA's month (``la_code``, ``month`` bound) per team: :data:`TEAM_KPIS`.
+
+    The same figures as the measures, grouped by team, so a team's row and
+    the LA's total can never be defined differently.
+    """
+    w = workforce
+    figures = _workforce_figures(sa.true())
+    columns = [column for kpi_id in TEAM_KPIS for column in figures[kpi_id].columns(kpi_id)]
+    return (
+        sa.select(w.c.team.label("team"), *columns)
+        .where(w.c.la_code == _la_code(), w.c.month == sa.bindparam("month", type_=sa.Date))
+        .group_by(w.c.team)
+        .order_by(w.c.team)
+    )
 
 
 def _current_between(column: str, name: str) -> sa.Subquery:
@@ -429,3 +467,43 @@ def aggregate_queries(
 def _built(dataset: str, count: int) -> tuple[sa.Select[Any], ...]:
     # Building these expressions costs more than running them on small data.
     return tuple(make(count) for make in QUERIES[dataset])
+
+
+# --- the registry's measures against this SQL -------------------------------------------
+
+
+class MeasureWithoutSql(RuntimeError):
+    """The registry (``etl/kpis.yml``) and the SQL here disagree: a code fault."""
+
+
+def check_registry(kpis: Iterable[Kpi]) -> None:
+    """Raise :class:`MeasureWithoutSql` unless the SQL computes exactly ``kpis``.
+
+    Every measure must have a column in its dataset's queries (and a rate its
+    numerator and denominator), and every column a measure, so a measure can
+    never come out blank just because nobody wrote its SQL.
+    """
+    wanted = list(kpis)
+    problems = []
+    unknown = sorted({k.dataset for k in wanted} - set(QUERIES))
+    if unknown:
+        problems.append(f"no SQL for the datasets {unknown}")
+    for dataset in QUERIES:
+        labels = {str(c.key) for query in _built(dataset, 1) for c in query.selected_columns}
+        values = {label for label in labels - {"month"} if not label.endswith((NUM, DEN))}
+        ids = [k.kpi_id for k in wanted if k.dataset == dataset]
+        if missing := [k for k in ids if k not in values]:
+            problems.append(f"{dataset} measures with no SQL: {missing}")
+        if extra := sorted(values - set(ids)):
+            problems.append(f"{dataset} SQL for measures not in the registry: {extra}")
+        mismatched = [
+            k.kpi_id
+            for k in wanted
+            if k.dataset == dataset
+            and k.kpi_id in values
+            and ({k.kpi_id + NUM, k.kpi_id + DEN} <= labels) != k.rate
+        ]
+        if mismatched:
+            problems.append(f"{dataset} measures whose rate flag and SQL disagree: {mismatched}")
+    if problems:
+        raise MeasureWithoutSql("; ".join(problems))

@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from etl.errors import ConfigError
+from etl.kpis import registry
 from etl.months import Month
 from etl.report.config import CONFIG_ENV, Rag, Target, config_path, load_pack_config
-from etl.report.reference import catalogue
 from etl.report.yamlfile import packaged
 from etl.warehouse.measures import KPI_IDS
 
@@ -168,8 +168,8 @@ def test_higher_is_better_targets() -> None:
 
 
 def test_catalogue_covers_every_measure_once() -> None:
-    assert set(catalogue().root) == set(KPI_IDS)
-    assert catalogue()["median_episode_days"].suppress_by == "closures"
+    assert set(registry().root) == set(KPI_IDS)
+    assert registry()["median_episode_days"].suppress_by == "closures"
 
 
 def _audiences(*recipients: list[str]) -> dict[str, object]:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from etl.kpis import registry
 from etl.months import Month
 from etl.report.figures import amount, count, moment, number_text, share, shown
-from etl.report.reference import catalogue
 from etl.warehouse.measures import KpiValue
 
 M = Month(2024, 3)
@@ -25,7 +25,7 @@ def value(
 
 
 def show(v: KpiValue, suppress: bool = True, **others: KpiValue) -> str:
-    return shown(v, catalogue()[v.kpi_id], suppress=suppress, month_values=others).text
+    return shown(v, registry()[v.kpi_id], suppress=suppress, month_values=others).text
 
 
 @pytest.mark.parametrize(("n", "text"), [(0, "0"), (1, "c"), (5, "c"), (6, "6"), (1234, "1,234")])
@@ -66,7 +66,7 @@ def test_median_of_few_closures_is_suppressed(closures: int, text: str) -> None:
 
 def test_blank_reads_not_available_with_its_reason_never_zero() -> None:
     blank = value("turnover_rate_12m", None, reason="workforce file for 2024-02 not loaded")
-    figure = shown(blank, catalogue()["turnover_rate_12m"], suppress=True, month_values={})
+    figure = shown(blank, registry()["turnover_rate_12m"], suppress=True, month_values={})
     assert figure.text == "not available"
     assert figure.long == "not available — workforce file for 2024-02 not loaded"
     assert share(0, 0, suppress=False).long == "not available — nothing to divide by"
