@@ -158,8 +158,7 @@ def cmd_reference_load(args: argparse.Namespace) -> int:
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
         raise CscError(f"no such file: {', '.join(missing)}")
-    engine = _engine(settings.warehouse_url)
-    _require_schema(engine, settings, "reference_loads")
+    engine = _engine(settings.warehouse_url, must_exist=True)
     gx_dir = working_project(settings.gx_dir)
     rejected = 0
     for path in args.files:
@@ -173,17 +172,6 @@ def cmd_reference_load(args: argparse.Namespace) -> int:
     return 1 if rejected else 0
 
 
-def _require_schema(engine: Engine, settings: Settings, table: str) -> None:
-    """One sentence when the warehouse lacks ``table``: it needs ``init``."""
-    from etl.warehouse.db import schema_of
-
-    if not sa.inspect(engine).has_table(table, schema=schema_of(engine)):
-        raise CscError(
-            f"the warehouse at {_safe_url(settings.warehouse_url)} (CSC_WAREHOUSE_URL) is not "
-            "up to date: run `csc-pipeline init` first"
-        )
-
-
 def _safe_url(url: str) -> str:
     return sa.make_url(url).render_as_string(hide_password=True)
 
@@ -195,9 +183,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _ingest(settings: Settings, files: list[Path], *, force: bool = False) -> list[IngestResult]:
-    from etl.ingest import Folders, ingest_files, schema_ready
+    from etl.ingest import Folders, ingest_files
     from etl.validation import build_data_docs, working_project
-    from etl.warehouse.db import not_created
 
     key = settings.require_pseudonym_key()
     missing = [f for f in files if not f.exists()]
@@ -207,8 +194,6 @@ def _ingest(settings: Settings, files: list[Path], *, force: bool = False) -> li
         raise CscError(f"no such file: {', '.join(map(str, missing))}")
     settings.check_landed(files)
     engine = _engine(settings.warehouse_url, must_exist=True)
-    if not schema_ready(engine):
-        raise CscError(not_created(settings.warehouse_url))
     folders = Folders(settings.archive_dir, settings.quarantine_dir)
     gx_dir = working_project(settings.gx_dir)
     with _progress() as progress:
@@ -286,7 +271,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     config = load_pack_config()
     smtp = smtp_from_environment() if args.send else None
     engine = _engine(settings.warehouse_url, must_exist=True)
-    _require_schema(engine, settings, "deliveries")
     where = f"LA {args.la}, {args.month}"
     ready = readiness(engine, args.la, args.month)
     if ready.missing and args.send and not args.force:

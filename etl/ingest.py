@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from etl import filing
@@ -29,7 +28,6 @@ from etl.problems import Problem
 from etl.reader import read_extract
 from etl.validation import Checked, check
 from etl.warehouse import queries
-from etl.warehouse.db import schema_of
 from etl.warehouse.load import load_month
 
 log = logging.getLogger(__name__)
@@ -366,8 +364,3 @@ def ingest_files(
             finished(result)
         results.append(result)
     return results
-
-
-def schema_ready(engine: Engine) -> bool:
-    """True when the warehouse has been created (``csc-pipeline init``)."""
-    return sa.inspect(engine).has_table("loads", schema=schema_of(engine))

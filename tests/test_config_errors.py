@@ -254,9 +254,49 @@ def _ingest_postgres_without_schema(s: Setup) -> str:
 def _report_postgres_without_schema(s: Setup) -> str:
     url = s.stack.enter_context(empty_postgres_database())
     s.env["CSC_WAREHOUSE_URL"] = url
+    return f"the warehouse at {sa.make_url(url).render_as_string()} {NO_TABLES}"
+
+
+def _alembic_head() -> str:
+    """The head revision as Alembic itself reads the migrations."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from etl.warehouse.db import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+def _ingest_sqlite_old_schema(s: Setup) -> str:
+    """A warehouse an upgrade did not re-initialise: migrated only to 0004."""
+    s.land()
+    s.env["CSC_PSEUDONYM_KEY"] = KEY
+    old = s.root / "old.db"
+    engine = make_engine(f"sqlite:///{old}")
+    upgrade(engine, "0004")
+    engine.dispose()
+    s.env["CSC_WAREHOUSE_URL"] = f"sqlite:///{old}"
     return (
-        f"the warehouse at {sa.make_url(url).render_as_string()} (CSC_WAREHOUSE_URL) is not "
-        "up to date: run `csc-pipeline init` first"
+        f"the warehouse at sqlite:///{old} (CSC_WAREHOUSE_URL) is at schema revision 0004 "
+        f"and this csc-pipeline needs {_alembic_head()}: run `csc-pipeline init` to upgrade it"
+    )
+
+
+def _report_sqlite_newer_schema(s: Setup) -> str:
+    """A warehouse a newer release has already migrated further."""
+    newer = s.var / "warehouse.db"
+    engine = make_engine(f"sqlite:///{newer}")
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    return (
+        f"the warehouse at sqlite:///{newer} (CSC_WAREHOUSE_URL) was upgraded by a newer "
+        f"csc-pipeline (schema revision 9999; this one knows up to {_alembic_head()}): "
+        "install that version"
     )
 
 
@@ -411,6 +451,8 @@ CASES = {
     "warehouse without schema (PostgreSQL, report)": Case(SEND, _report_postgres_without_schema),
     "warehouse never created (SQLite, report)": Case(SEND, _report_sqlite_never_created),
     "warehouse without schema (SQLite, ingest)": Case(INGEST, _ingest_sqlite_empty_file),
+    "warehouse at an older schema (SQLite, ingest)": Case(INGEST, _ingest_sqlite_old_schema),
+    "warehouse at a newer schema (SQLite, report)": Case(SEND, _report_sqlite_newer_schema),
     "landing folder missing": Case(("ingest", f"share/{LANDED}"), _landing_missing),
     "landing folder missing, file elsewhere": Case(
         ("ingest", f"downloads/{LANDED}"), _typo_elsewhere

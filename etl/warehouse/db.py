@@ -110,6 +110,10 @@ class WarehouseNotCreated(CscError):
     """The warehouse database is there but has no schema yet (``csc-pipeline init``)."""
 
 
+class WarehouseOutOfDate(CscError):
+    """The warehouse's schema is not the one this version of csc-pipeline needs."""
+
+
 #: How long a PostgreSQL connection attempt waits before the warehouse counts as down.
 CONNECT_TIMEOUT_SECONDS = 10
 
@@ -147,7 +151,51 @@ def open_warehouse(url: str, *, must_exist: bool) -> Engine:
     engine = make_engine(url, **extra)
     with connect(engine):
         pass
+    if must_exist:
+        require_current_schema(engine, url)
     return engine
+
+
+def head_revision() -> str:
+    """The newest migration's revision.
+
+    Read from the file names (``0005_drop_rows_rejected.py`` is revision
+    ``0005``; the history is linear, a test checks both against Alembic's)
+    because importing Alembic's script machinery costs most of a second.
+    """
+    versions = MIGRATIONS_DIR / "versions"
+    return max(p.name[:4] for p in versions.glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The revision recorded in the warehouse (None: never migrated)."""
+    with connect(engine) as connection:
+        schema = schema_of(connection)
+        if not sa.inspect(connection).has_table("alembic_version", schema=schema):
+            return None
+        # A lightweight table clause is not schema-translated: name the schema.
+        version = sa.table("alembic_version", sa.column("version_num", sa.String), schema=schema)
+        return connection.scalar(sa.select(version.c.version_num))
+
+
+def require_current_schema(engine: Engine, url: str) -> None:
+    """One sentence unless the warehouse is migrated to :func:`head_revision`."""
+    at, head = stored_revision(engine), head_revision()
+    if at == head:
+        return
+    if at is None:
+        raise WarehouseNotCreated(not_created(url))
+    where = sa.make_url(url).render_as_string(hide_password=True)
+    if at > head:
+        raise WarehouseOutOfDate(
+            f"the warehouse at {where} (CSC_WAREHOUSE_URL) was upgraded by a newer "
+            f"csc-pipeline (schema revision {at}; this one knows up to {head}): "
+            "install that version"
+        )
+    raise WarehouseOutOfDate(
+        f"the warehouse at {where} (CSC_WAREHOUSE_URL) is at schema revision {at} and "
+        f"this csc-pipeline needs {head}: run `csc-pipeline init` to upgrade it"
+    )
 
 
 def not_created(url: str) -> str:

@@ -109,7 +109,7 @@ def test_reference_load_before_init_is_one_sentence(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("time_period\n2024\n", encoding="utf-8")
     result = run("reference", "load", "x.csv", tmp_path=tmp_path, CSC_WAREHOUSE_URL=url)
     assert result.returncode == 2
-    assert "is not up to date: run `csc-pipeline init` first" in result.stderr
+    assert "has no tables yet: run `csc-pipeline init` first" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -65,9 +65,7 @@ ROWS = [
 ]
 
 
-def test_team_cells_are_the_measures_per_team(
-    engine: Engine, tmp_path: Path, gx_dir: Path
-) -> None:
+def test_team_cells_are_the_measures_per_team(engine: Engine, tmp_path: Path, gx_dir: Path) -> None:
     path = write_rows(tmp_path / "workforce_330_2024-02.csv", "workforce", ROWS)
     _ingest(path, engine, tmp_path, gx_dir)
     table = teams_table(gather(engine, "330", FEBRUARY), suppress=False)

@@ -109,3 +109,19 @@ def test_an_unreachable_database_is_one_clear_sentence() -> None:
     with pytest.raises(WarehouseUnavailable, match="cannot reach the warehouse at") as caught:
         upgrade(engine)
     assert "secret" not in str(caught.value)
+
+
+def test_the_head_read_from_file_names_is_alembics() -> None:
+    """``head_revision`` skips importing Alembic; it must agree with Alembic."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from etl.warehouse.db import MIGRATIONS_DIR, head_revision
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    script = ScriptDirectory.from_config(config)
+    assert script.get_heads() == [head_revision()]
+    # Linear: every revision's file name starts with its own id.
+    for revision in script.walk_revisions():
+        assert Path(revision.path).name.startswith(f"{revision.revision}_")
