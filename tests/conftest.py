@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,6 +22,8 @@ from etl.orchestration.local import airflow_environment
 # imports it.  Sensors look every second and give up after a few, so a test
 # of a missing file takes seconds, not a week.
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="csc-airflow-"))
+# Removed when the process ends (each xdist worker has its own), not left in /tmp.
+atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
 os.environ.update(airflow_environment(AIRFLOW_HOME))
 os.environ.update(
     {
