@@ -22,10 +22,10 @@ as the same six files ingested one at a time by ``csc-pipeline ingest``;
 and each LA's pack went exactly once to each audience (the SMTP server's
 messages and the deliveries table).
 
-Airflow 3.3 drops the Asset event of a load that finishes while its asset
-is already queued for the report DAG (apache/airflow#56050): two LAs'
-loads finishing together do that, and the LA whose events were dropped
-still gets its pack only because a report run also sends the packs the
+Airflow 3.3 can drop the Asset event of a load that finishes while its
+asset is already queued for the report DAG (apache/airflow#56050), as two
+LAs' loads finishing together often do; the LA whose events were dropped
+then gets its pack because a report run also sends the packs the
 warehouse says are owed (:mod:`etl.report.owed`).  The test prints which
 report run consumed each load's event.
 
