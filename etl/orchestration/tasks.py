@@ -156,8 +156,11 @@ def reject(result: Any, context: Any) -> None:
 def report_targets(context: Any) -> list[dict[str, Any]]:
     """The packs a report run is for: the Params, else the loads that triggered it.
 
-    A run with neither (a manual run with no month) reports the month
-    before the run for every configured LA.
+    With the loads' events come the other packs of the same months that the
+    warehouse says are owed (loaded since last sent): Airflow can drop an
+    event of loads finishing together (:mod:`etl.report.owed`).  A run with
+    neither (a manual run with no month) reports the month before the run
+    for every configured LA.
     """
     from etl.orchestration.targets import run_targets, targets_from_events
 
@@ -166,7 +169,7 @@ def report_targets(context: Any) -> list[dict[str, Any]]:
     if not params.get("month"):
         from_events = targets_from_events(events)
         if from_events:
-            return from_events
+            return _with_owed(from_events, task_settings())
     dag_run = context["dag_run"]
     return run_targets(
         month_param=params.get("month"),
@@ -175,6 +178,16 @@ def report_targets(context: Any) -> list[dict[str, Any]]:
         logical_date=dag_run.logical_date,
         run_after=dag_run.run_after,
     )
+
+
+def _with_owed(targets: list[dict[str, Any]], settings: Settings) -> list[dict[str, Any]]:
+    """``targets`` and the owed packs of their months, once each, in month then LA order."""
+    from etl.report.owed import owed_packs
+
+    months = {Month.parse(target["month"]) for target in targets}
+    keys = {(t["month"], t["la_code"]) for t in targets}
+    keys |= {(str(month), la) for la, month in owed_packs(warehouse(settings), months)}
+    return [{"la_code": la, "month": month} for month, la in sorted(keys)]
 
 
 def _smtp() -> Any:

@@ -42,6 +42,8 @@ PG_URL = os.environ.get("CSC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.
 REDIS_URL = os.environ.get("CSC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 EXECUTOR = os.environ.get("CSC_E2E_EXECUTOR", "LocalExecutor")
 ADMIN = "admin"
+#: The variable naming one of several workers (read by tests/e2e/hostname.py).
+WORKER_NAME = "CSC_E2E_WORKER_NAME"
 #: Task states after which nothing more happens to a run.
 FINISHED = {"success", "failed"}
 
@@ -52,7 +54,7 @@ class StackError(AssertionError):
     """The stack did not come up or do its job: the message carries the evidence."""
 
 
-def require_services() -> None:
+def require_services(executor: str = EXECUTOR) -> None:
     """Skip (fail in CI) when the machine's PostgreSQL, or Redis for Celery, is not there."""
     problems = []
     engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
@@ -63,7 +65,7 @@ def require_services() -> None:
         problems.append(f"PostgreSQL at {PG_URL} is not reachable: {exc.orig}")
     finally:
         engine.dispose()
-    if EXECUTOR == "CeleryExecutor":
+    if executor == "CeleryExecutor":
         import redis
 
         try:
@@ -141,13 +143,16 @@ class Stack:
             tail = "\n".join(text.splitlines()[-40:])
             raise StackError(f"`{' '.join(argv[:3])}` exited {done.returncode}:\n{tail}")
 
-    def start(self, name: str, *argv: str) -> Service:
-        """Start a long-running command in a process group of its own."""
+    def start(self, name: str, *argv: str, env: Mapping[str, str] | None = None) -> Service:
+        """Start a long-running command in a process group of its own.
+
+        ``env``: variables added to the stack's for this command alone.
+        """
         log = self.home / "services" / f"{name}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
                 argv,
-                env=self.env,
+                env={**self.env, **(env or {})},
                 cwd=self.home,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -346,6 +351,8 @@ def environment(
     var_dir: Path,
     mail: MailServer,
     run_id: str,
+    la_codes: str = "330",
+    executor: str = EXECUTOR,
 ) -> tuple[dict[str, str], str]:
     """The environment of every Airflow process, and the admin's password.
 
@@ -372,7 +379,7 @@ def environment(
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": EXECUTOR,
+        "AIRFLOW__CORE__EXECUTOR": executor,
         # LocalExecutor forks this many workers up front; the runs need few.
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
@@ -409,11 +416,11 @@ def environment(
         "CSC_LANDING_DIR": str(var_dir / "landing"),
         "CSC_REPORTS_DIR": str(var_dir / "reports"),
         "CSC_PSEUDONYM_KEY": secrets.token_hex(32),
-        "CSC_LA_CODES": "330",
+        "CSC_LA_CODES": la_codes,
         # The embedded pack configuration, whatever a developer's .env says.
         "CSC_PACK_CONFIG": str(config_path({})),
     }
-    if EXECUTOR == "CeleryExecutor":
+    if executor == "CeleryExecutor":
         queue = f"csc_e2e_{run_id}"
         env |= {
             "AIRFLOW__CELERY__BROKER_URL": REDIS_URL,
@@ -437,9 +444,42 @@ def forget_queue(queue: str) -> None:
         client.close()
 
 
+def worker_environment(number: int) -> dict[str, str]:
+    """What sets one of several Celery workers on this machine apart from the others.
+
+    Its own log server port (two cannot share one), and the host name
+    Airflow records on every task instance it runs (``hostname_callable``;
+    the machine's own name would be the same for all of them).
+    """
+    root = Path(__file__).resolve().parents[2]
+    return {
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.e2e.hostname.worker_hostname",
+        WORKER_NAME: f"worker-{number}",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p),
+    }
+
+
 @contextmanager
-def running_airflow(tmp: Path, mail: MailServer) -> Iterator[Stack]:
-    """Databases, migrations, the pool and every service; all gone afterwards."""
+def running_airflow(
+    tmp: Path,
+    mail: MailServer,
+    *,
+    workers: int = 1,
+    worker_concurrency: int | None = None,
+    la_codes: str = "330",
+    executor: str = EXECUTOR,
+) -> Iterator[Stack]:
+    """Databases, migrations, the pool and every service; all gone afterwards.
+
+    On Celery, ``workers`` ``airflow celery worker`` processes take tasks
+    from the run's one queue, each ``worker_concurrency`` at a time (default
+    ``AIRFLOW__CELERY__WORKER_CONCURRENCY``); with more than one, each
+    records its own host name (``worker-1``, ``worker-2``...) on the task
+    instances it runs.  ``la_codes`` is ``CSC_LA_CODES``.
+    """
+    if workers != 1 and executor != "CeleryExecutor":
+        raise ValueError(f"{workers} workers need the CeleryExecutor, not {executor}")
     run_id = uuid.uuid4().hex[:10]
     home = tmp / "airflow"
     (home / "services").mkdir(parents=True)
@@ -454,9 +494,11 @@ def running_airflow(tmp: Path, mail: MailServer) -> Iterator[Stack]:
             var_dir=tmp / "csc",
             mail=mail,
             run_id=run_id,
+            la_codes=la_codes,
+            executor=executor,
         )
         stack = Stack(home, env, f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}")
-        if EXECUTOR == "CeleryExecutor":
+        if executor == "CeleryExecutor":
             cleanup.callback(forget_queue, env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"])
         cleanup.callback(stack.stop)
         airflow = str(BIN / "airflow")
@@ -471,20 +513,25 @@ def running_airflow(tmp: Path, mail: MailServer) -> Iterator[Stack]:
         stack.start("scheduler", airflow, "scheduler")
         stack.start("dag-processor", airflow, "dag-processor")
         stack.start("triggerer", airflow, "triggerer")
-        if EXECUTOR == "CeleryExecutor":
+        if executor == "CeleryExecutor":
             queue = env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"]
-            stack.start(
-                "celery-worker",
-                airflow,
-                "celery",
-                "worker",
-                "--queues",
-                queue,
-                "--celery-hostname",
-                f"{queue}@%h",
-                "--without-gossip",
-                "--without-mingle",
-            )
+            concurrency = () if worker_concurrency is None else ("-c", str(worker_concurrency))
+            for number in range(1, workers + 1):
+                name = "celery-worker" if workers == 1 else f"celery-worker-{number}"
+                stack.start(
+                    name,
+                    airflow,
+                    "celery",
+                    "worker",
+                    "--queues",
+                    queue,
+                    "--celery-hostname",
+                    f"{queue}@%h" if workers == 1 else f"{queue}-{number}@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                    *concurrency,
+                    env=None if workers == 1 else worker_environment(number),
+                )
         components = {"metadatabase", "scheduler", "triggerer", "dag_processor"}
         try:
             stack.wait_for(
