@@ -163,7 +163,7 @@ class View:
     hub: hub.HubTable | None
     appendix: appendix.Appendix
     definitions: tuple[Definition, ...]
-    #: Each chart's figures, by the chart's key order (left out of the digest).
+    #: Each chart's figures as a table, in the order of ``charts``.
     chart_tables: tuple[ChartTable, ...] = ()
 
     def digest(self) -> str:
@@ -171,7 +171,8 @@ class View:
 
         The data-quality appendix and the "figures as at" time are left out:
         a file resubmitted with the same figures changes them, and is no
-        reason to send the commissioner a correction.
+        reason to send the commissioner a correction.  So are the charts'
+        tables: the charts, which the digest holds, say the same figures.
         """
         content = asdict(self)
         for lineage in _LINEAGE_FIELDS:
