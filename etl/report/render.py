@@ -9,14 +9,18 @@ an error, not an empty cell):
   marked safe.
 * plain text with autoescape off (escaping would print ``&amp;``).
 
-After rendering, css-inline copies every rule into ``style`` attributes
-(what Outlook and Gmail honour) and keeps only the ``@media`` rules in a
-``<style>`` block; it never fetches anything.
+After rendering, css-inline copies every rule of ``pack.css`` into ``style``
+attributes (what Outlook and Gmail honour) and keeps only its ``@media``
+rules in a ``<style>`` block; it never fetches anything.  ``pack-base.css``
+(the type and table rules every cell shares) then goes into the ``<head>``
+as it is, never inlined: repeated on every cell it would double the
+e-mail's HTML part, which must stay under Gmail's ~102 KB clip.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
@@ -38,6 +42,7 @@ TEMPLATES_DIR = Path(str(resources.files(TEMPLATES_PACKAGE)))
 HTML_TEMPLATE = "pack.html.j2"
 TEXT_TEMPLATE = "pack.txt.j2"
 STYLESHEET = "pack.css"
+BASE_STYLESHEET = "pack-base.css"
 
 
 @cache
@@ -68,10 +73,17 @@ def text_environment() -> Environment:
 
 
 @cache
-def _stylesheet() -> Markup:
+def _stylesheet(name: str = STYLESHEET) -> Markup:
     # The project's own file, not data: the one thing the template prints unescaped.
-    css = resources.files(TEMPLATES_PACKAGE).joinpath(STYLESHEET).read_text(encoding="utf-8")
+    css = resources.files(TEMPLATES_PACKAGE).joinpath(name).read_text(encoding="utf-8")
     return Markup(css)  # noqa: S704
+
+
+@cache
+def _base_block() -> str:
+    """``pack-base.css`` as a ``<style>`` block, comments and line breaks dropped."""
+    css = re.sub(r"/\*.*?\*/", "", str(_stylesheet(BASE_STYLESHEET)), flags=re.S)
+    return "<style>" + " ".join(css.split()) + "</style>"
 
 
 def _inliner() -> css_inline.CSSInliner:
@@ -88,7 +100,11 @@ def render_html(view: View, chart_src: Mapping[str, str], *, correction: str | N
     template = html_environment().get_template(HTML_TEMPLATE)
     html = template.render(pack=view, chart_src=chart_src, correction=correction, css=_stylesheet())
     inlined: str = _inliner().inline(html)
-    return inlined
+    # After inlining, so css-inline leaves these rules to the <head> alone.
+    head, end, body = inlined.partition("</head>")
+    if not end:  # pragma: no cover - the template always has a <head>
+        raise RuntimeError(f"{HTML_TEMPLATE}: no </head> in the rendered pack")
+    return head + _base_block() + end + body
 
 
 def render_text(view: View, *, correction: str | None = None) -> str:

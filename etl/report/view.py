@@ -42,8 +42,12 @@ _SECTION_TITLES = {
     "referrals": "Referrals and assessments",
     "closures": "Closures",
 }
-#: What says which files the figures came from, not what they are.
-_LINEAGE_FIELDS = ("appendix", "figures_as_at")
+#: What says which files the figures came from, not what they are, and what is
+#: only another layout of figures the digest already holds (the charts' tables).
+_LINEAGE_FIELDS = ("appendix", "figures_as_at", "chart_tables")
+#: A month (or year) a chart has no figure for: not available, not published, or
+#: (in a copy that suppresses small numbers) shown as c elsewhere.
+NO_FIGURE = "no figure"
 #: The closure measures shown in the capacity call-out, not in the closures table.
 _CAPACITY = ("capacity_closures", "capacity_closures_3m")
 
@@ -104,6 +108,40 @@ class Definition:
 
 
 @dataclass(frozen=True)
+class ChartTable:
+    """A chart's figures as a table beside it: one row per month (or year)."""
+
+    key: str
+    caption: str
+    #: "Month" (or "Year"), then each series' label.
+    headers: tuple[str, ...]
+    #: Per row: the month's label, then each series' figure as printed.
+    rows: tuple[tuple[str, ...], ...]
+    note: str
+
+
+def chart_table(chart: Chart, *, suppressed: bool) -> ChartTable:
+    """The figures ``chart`` draws, in words, for readers who cannot see it."""
+    columns = [
+        [NO_FIGURE if v is None else number_text(v, chart.unit) for v in s.values]
+        for s in chart.series
+    ]
+    rows = tuple(
+        (label, *(column[i] for column in columns)) for i, label in enumerate(chart.months)
+    )
+    why = "not available or not published"
+    if suppressed and chart.axis == "month":
+        why += ", or shown as c in this copy"
+    return ChartTable(
+        key=chart.key,
+        caption=f"Figures of the chart: {chart.title}",
+        headers=("Year" if chart.axis == "year" else "Month", *(s.label for s in chart.series)),
+        rows=rows,
+        note=f"“{NO_FIGURE}”: {why}.",
+    )
+
+
+@dataclass(frozen=True)
 class View:
     """One audience's pack, ready to lay out."""
 
@@ -125,13 +163,16 @@ class View:
     hub: hub.HubTable | None
     appendix: appendix.Appendix
     definitions: tuple[Definition, ...]
+    #: Each chart's figures as a table, in the order of ``charts``.
+    chart_tables: tuple[ChartTable, ...] = ()
 
     def digest(self) -> str:
         """SHA-256 of what the pack says: equal digests mean the same figures.
 
         The data-quality appendix and the "figures as at" time are left out:
         a file resubmitted with the same figures changes them, and is no
-        reason to send the commissioner a correction.
+        reason to send the commissioner a correction.  So are the charts'
+        tables: the charts, which the digest holds, say the same figures.
         """
         content = asdict(self)
         for lineage in _LINEAGE_FIELDS:
@@ -143,6 +184,12 @@ class View:
         for chart in self.charts:
             if chart.key == key:
                 return chart
+        raise KeyError(key)
+
+    def chart_table(self, key: str) -> ChartTable:
+        for table in self.chart_tables:
+            if table.key == key:
+                return table
         raise KeyError(key)
 
 
@@ -310,6 +357,10 @@ class _Builder:
             else f"before the plan starts ({month_name(plan.start_month)})"
         )
         council = self.config.council(self.data.la_code, self.data.la_name)
+        charts = (
+            *trends.build(self.data, self.config, self.suppress, self.by_month),
+            *compare.charts(self.data, council),
+        )
         return View(
             la_code=self.data.la_code,
             council=council,
@@ -323,10 +374,7 @@ class _Builder:
             tiles=tuple(self.tile(k) for k in self.config.targets),
             capacity=self.capacity(),
             sections=tuple(self.section(key) for key in SECTIONS),
-            charts=(
-                *trends.build(self.data, self.config, self.suppress, self.by_month),
-                *compare.charts(self.data, council),
-            ),
+            charts=charts,
             compare=compare.build(self.data),
             hub=None
             if self.hub_las is None
@@ -335,6 +383,7 @@ class _Builder:
             ),
             appendix=appendix.build(self.data, suppress=self.suppress),
             definitions=self.definitions(),
+            chart_tables=tuple(chart_table(c, suppressed=self.suppress) for c in charts),
         )
 
 

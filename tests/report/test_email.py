@@ -98,13 +98,24 @@ def test_received_email_is_what_mail_clients_need(
         assert "<script" not in html.lower() and not [t for t, _ in tags if t == "script"]
         assert not re.search(r"https?://", html), "no remote URL of any kind"
         assert not [t for t, _ in tags if t in ("link", "iframe", "object", "svg")]
-        # Styles are inline: every table cell carries its own.
-        cells = [attrs for tag, attrs in tags if tag in ("td", "th")]
-        assert cells and all("style" in attrs for attrs in cells)
-        assert re.search(r'class="tile tile-red"[^>]*style="[^"]*background-color', html)
-        # Only @media rules stay in a <style> block.
-        for block in re.findall(r"<style>(.*?)</style>", html, flags=re.S):
-            assert block.strip().startswith("@media")
+        # What carries meaning is inline, so a client that drops <style> blocks
+        # keeps it: every heading, caption and classed cell or paragraph (tiles'
+        # colours, blank figures) has its own style attribute.  (A suppressed
+        # figure's bold is in the <head> only: the letter c says it.)
+        styled = [
+            attrs
+            for tag, attrs in tags
+            if tag in ("h1", "h2", "h3", "caption")
+            or (tag in ("td", "th", "p", "span") and attrs.get("class") not in (None, "suppressed"))
+        ]
+        assert len(styled) > 100 and all("style" in attrs for attrs in styled)
+        assert re.search(r'class="tile t-red"[^>]*style="[^"]*background-color:#fbe1e0', html)
+        assert re.search(r'<td class="blank"[^>]*style="color:#52606d;font-style:italic"', html)
+        # Two <style> blocks: the @media rules css-inline kept, then the type and
+        # table rules every cell shares (pack-base.css, never inlined).
+        blocks = re.findall(r"<style>(.*?)</style>", html, flags=re.S)
+        assert [b.strip().startswith("@media") for b in blocks] == [True, False]
+        assert blocks[1].startswith("body { margin: 0; padding: 0; } td, th, p,")
     text = commissioner.message.get_body(preferencelist=("plain",))
     assert text is not None
     plain = text.get_content()

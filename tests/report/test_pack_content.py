@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from etl.report.publish import NothingToReport, PublishResult, publish_pack
 from etl.report.view import View, build_view
 from etl.settings import Settings
 from etl.warehouse.measures import KPI_CSV_HEADER, KPI_IDS
-from tests.report import handmade
+from tests.report import handmade, structure
 from tests.report.conftest import clear, make_settings
 from tests.report.handmade import (
     EXPECTED,
@@ -280,3 +280,39 @@ def test_a_missing_dataset_is_said_at_the_top(
     text = visible_text(Path(result.html).read_text(encoding="utf-8"))
     assert "No workforce file is loaded for March 2024" in text
     assert "not available — workforce file for 2024-03 not loaded" in text
+
+
+def test_both_copies_are_structured_for_assistive_technology(published: Published) -> None:
+    """Charts in words and in a table, RAG in words, headings in order, tables with
+    captions and scoped headers (the rules of tests.report.structure)."""
+    titles = [chart.title for chart in published.view.charts]
+    assert len(titles) == 9
+    for html in (published.html, published.partnership):
+        document = structure.parse(html)
+        assert structure.chart_problems(document, titles) == []
+        assert structure.rag_problems(document) == []
+        assert structure.heading_problems(document) == []
+        assert structure.table_problems(document) == []
+
+
+def test_a_chart_table_shows_a_suppressed_month_as_no_figure(published: Published) -> None:
+    """Capacity closures 1, 0, 5 from January to March 2024: the partnership's
+    chart leaves out the two small months, and its table says so."""
+    rows = {r[0]: r[1:] for r in read(published.partnership).rows if len(r) == 4}
+    assert [rows[m][0] for m in ("Jan 2024", "Feb 2024", "Mar 2024")] == [
+        "no figure",
+        "0",
+        "no figure",
+    ]
+    plain = {r[0]: r[1:] for r in read(published.html).rows if len(r) == 4}
+    assert [plain[m][0] for m in ("Jan 2024", "Feb 2024", "Mar 2024")] == ["1", "0", "5"]
+    assert "“no figure”: not available or not published, or shown as c in this copy." in (
+        visible_text(published.partnership)
+    )
+
+
+def test_the_charts_tables_are_not_part_of_the_digest(published: Published) -> None:
+    """Only another layout of the charts' figures: adding them sends no correction."""
+    view = published.view
+    assert view.chart_tables and len(view.chart_tables) == len(view.charts)
+    assert replace(view, chart_tables=()).digest() == view.digest()

@@ -26,6 +26,7 @@ from etl.warehouse.db import make_engine, upgrade
 from tests.report.chromium import dump_dom, ensure_chromium, screenshot
 from tests.report.conftest import make_settings
 from tests.report.handmade import LA, MONTH, SCRIPT_TEAM, load_small_warehouse
+from tests.report.htmltext import read
 
 WIDTH, HEIGHT, PAGE = 1200, 3000, 680
 
@@ -106,7 +107,11 @@ def test_how_we_compare_renders_with_its_charts(browser: str, pack: Path, tmp_pa
     ]
     # Each chart the browser decoded draws its three lines: the LA (blue), the
     # neighbours' median (vermilion), England (green).
-    sources = re.findall(r'<img src="data:image/png;base64,([^"]+)"[^>]+alt="[^"]+ by year', dom)
+    sources = [
+        str(attrs["src"]).removeprefix("data:image/png;base64,")
+        for tag, attrs in read(dom).tags
+        if tag == "img" and " by year" in str(attrs.get("alt"))
+    ]
     assert len(sources) == 4
     for source in sources:
         pixels = image.imread(io.BytesIO(base64.b64decode(source)), format="png")
