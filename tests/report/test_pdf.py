@@ -35,8 +35,10 @@ from etl.settings import Settings
 from tests.mailserver import mail_server, plain_smtp
 from tests.report.chromium import ensure_chromium
 from tests.report.conftest import clear, make_settings
+from tests.report import handmade
 from tests.report.handmade import LA, MONTH, load_small_warehouse
 from tests.report.test_cli_report import run
+from tests.warehouse.frames import pseudo
 
 #: What poppler-utils' pdfinfo says of an A4 page printed by Chromium.
 A4 = "594.96 x 841.92 pts (A4)"
@@ -176,6 +178,21 @@ def test_no_table_row_is_cut_across_pages(printed: Printed) -> None:
         on.append(found[0])
     # The table starts on its heading's page and runs on over the next.
     assert on[0] == pages[0] and on == sorted(on) and on[-1] > on[0]
+
+
+def test_no_identifier_reaches_a_pdf(printed: Printed) -> None:
+    # The PDF's bytes are compressed: only its text can show a leak.
+    identifiers = [
+        *handmade.CHILDREN,
+        *(pseudo(child) for child in handmade.CHILDREN),
+        *handmade.REFERRAL_IDS,
+        *(pseudo(f"SW{post}") for post in ("P1", "P2", "P3", "P4")),
+    ]
+    for pdf in printed.pdfs:
+        text = " ".join(page_texts(pdf))
+        assert handmade.SCRIPT_TEAM in text  # the text is read: a team name is in it
+        for identifier in identifiers:
+            assert identifier not in text, (pdf.name, identifier)
 
 
 def test_an_unchanged_pack_keeps_its_pdf(printed: Printed, pack_engine: Engine) -> None:
