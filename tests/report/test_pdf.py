@@ -33,9 +33,9 @@ from etl.report.reference import catalogue
 from etl.report.view import View, build_view
 from etl.settings import Settings
 from tests.mailserver import mail_server, plain_smtp
+from tests.report import handmade
 from tests.report.chromium import ensure_chromium
 from tests.report.conftest import clear, make_settings
-from tests.report import handmade
 from tests.report.handmade import LA, MONTH, load_small_warehouse
 from tests.report.test_cli_report import run
 from tests.warehouse.frames import pseudo
