@@ -140,8 +140,12 @@ def publish_pack(
 ) -> PublishResult:
     """Render and archive the pack of ``la_code`` and ``month``; with ``send``, e-mail it.
 
-    ``smtp`` None writes the e-mails as ``.eml`` files to the outbox.
-    Raises :class:`NothingToReport` when no file of the month is loaded, and
+    Each copy is archived as HTML with its PDF beside it (attached to the
+    e-mail).  ``smtp`` None writes the e-mails as ``.eml`` files to the outbox.
+    Raises :class:`NothingToReport` when no file of the month is loaded,
+    :class:`~etl.errors.ConfigError` without Chromium to print the PDF and
+    :class:`~etl.report.pdf.PdfFailed` when it fails (both before anything
+    is archived), and
     :class:`~etl.errors.MailUnavailable` /
     :class:`~etl.report.delivery.MailRefused` when a send fails (audiences
     already sent in the same run stay recorded).
