@@ -48,6 +48,8 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-extensions",
+    # Containers give /dev/shm 64 MB, too little for a long page: use /tmp.
+    "--disable-dev-shm-usage",
     "--remote-debugging-port=0",
 )
 _RUNNING = "font-family: Arial, Helvetica, sans-serif; font-size: 8pt; color: #52606d;"
@@ -95,7 +97,7 @@ class Printer:
 
     def __init__(self) -> None:
         self._browser = find_browser()
-        self._profile = Path(tempfile.mkdtemp(prefix="csc-chromium-"))
+        self._profile: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._socket: ClientConnection | None = None
         self._ids = itertools.count(1)
@@ -103,6 +105,9 @@ class Printer:
     def __enter__(self) -> Self:
         try:
             self._start()
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            self.close()
+            raise PdfFailed(f"Chromium ({self._browser}) did not start: {exc}") from None
         except BaseException:
             self.close()
             raise
@@ -133,15 +138,18 @@ class Printer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-        shutil.rmtree(self._profile, ignore_errors=True)
+        if self._profile is not None:
+            shutil.rmtree(self._profile, ignore_errors=True)
 
     def _start(self) -> None:
+        # A profile of its own: two publishers at once never share a browser.
+        self._profile = profile = Path(tempfile.mkdtemp(prefix="csc-chromium-"))
         # The browser writes its DevTools port to this file once it listens.
-        port_file = self._profile / "DevToolsActivePort"
-        log = (self._profile / "stderr.log").open("wb")
+        port_file = profile / "DevToolsActivePort"
+        log = (profile / "stderr.log").open("wb")
         with log:
             self._process = subprocess.Popen(  # noqa: S603 - the browser found on PATH
-                [self._browser, *FLAGS, f"--user-data-dir={self._profile}", "about:blank"],
+                [self._browser, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
@@ -149,7 +157,7 @@ class Printer:
         deadline = time.monotonic() + START_TIMEOUT
         while not _complete(port_file):
             if self._process.poll() is not None or time.monotonic() > deadline:
-                said = (self._profile / "stderr.log").read_text("utf-8", "replace").strip()
+                said = (profile / "stderr.log").read_text("utf-8", "replace").strip()
                 last = said.splitlines()[-1] if said else "no message"
                 raise PdfFailed(f"Chromium ({self._browser}) did not start: {last}")
             time.sleep(0.05)

@@ -32,6 +32,7 @@ from etl.report.publish import PublishResult, publish_pack
 from etl.report.reference import catalogue
 from etl.report.view import View, build_view
 from etl.settings import Settings
+from etl.warehouse.db import make_engine, upgrade
 from tests.mailserver import mail_server, plain_smtp
 from tests.report import handmade
 from tests.report.chromium import ensure_chromium
@@ -223,15 +224,19 @@ def test_the_email_carries_the_audiences_pdf(
         assert attachment.get_payload(decode=True) == pdf_file(Path(audience.html)).read_bytes()
 
 
-def test_without_chromium_the_report_says_so_and_archives_nothing(tmp_path: Path) -> None:
-    from etl.warehouse.db import make_engine, upgrade
-
+def small_var(tmp_path: Path) -> Path:
+    """An embedded warehouse under ``tmp_path/var`` holding the hand-made month."""
     var = tmp_path / "var"
     var.mkdir()
     engine = make_engine(f"sqlite:///{var / 'warehouse.db'}")
     upgrade(engine)
     load_small_warehouse(engine)
     engine.dispose()
+    return var
+
+
+def test_without_chromium_the_report_says_so_and_archives_nothing(tmp_path: Path) -> None:
+    var = small_var(tmp_path)
     nothing = tmp_path / "bin"
     nothing.mkdir()
     result = run(var, "--month", "2024-03", PATH=str(nothing))
@@ -239,5 +244,21 @@ def test_without_chromium_the_report_says_so_and_archives_nothing(tmp_path: Path
     assert result.stderr.strip() == (
         "csc-pipeline: the pack's PDF copy needs headless Chromium, but no chromium command is on "
         "PATH: install Debian's chromium package (apt-get install chromium)"
+    )
+    assert not (var / "reports" / "330" / "2024-03").exists()
+
+
+def test_a_browser_that_will_not_start_is_one_sentence(tmp_path: Path) -> None:
+    # A real process on PATH under the browser's name that fails as a broken install does.
+    var = small_var(tmp_path)
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    broken = folder / "chromium"
+    broken.write_text("#!/bin/sh\necho 'error while loading shared libraries' >&2\nexit 127\n")
+    broken.chmod(0o755)
+    result = run(var, "--month", "2024-03", PATH=str(folder))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"csc-pipeline: Chromium ({broken}) did not start: error while loading shared libraries"
     )
     assert not (var / "reports" / "330" / "2024-03").exists()
