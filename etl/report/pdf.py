@@ -6,7 +6,7 @@ header and footer templates: the council, LA code and month run at the top
 of every page and "Page N of M" at the foot.  The HTML is the archived one
 with ``reports/print.css`` added (the A4 page, and no break inside a table
 row, chart or tile).  One :class:`Printer` (one browser) prints every copy of
-a publish; it starts in about half a second.  docs/pdf.md says why Chromium
+a publish; it starts in about a second.  docs/pdf.md says why Chromium
 rather than WeasyPrint.
 """
 
