@@ -9,6 +9,12 @@ FROM apache/airflow:3.3.2-python3.11
 # Folders the compose file mounts volumes on, created here so that new named
 # volumes start out owned by the Airflow user (group 0 for any AIRFLOW_UID).
 USER root
+# Headless Chromium prints each pack's PDF copy (etl/report/pdf.py), with the
+# Liberation fonts standing in for Arial; Debian's packages, no browser download.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        chromium fonts-liberation \
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
 RUN mkdir -p /opt/csc-pipeline /opt/csc/landing /opt/csc/reports /opt/csc/var /opt/airflow/auth \
     && chown -R airflow:0 /opt/csc-pipeline /opt/csc /opt/airflow/auth \
     && chmod -R g+rwX /opt/csc /opt/airflow/auth

@@ -260,7 +260,7 @@ def cmd_gx_suites(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Render the month's pack (HTML, kpis.csv, benchmarks.csv); with --send, e-mail it once."""
+    """Render the month's pack (HTML and PDF, kpis.csv, benchmarks.csv); --send e-mails it once."""
     from etl.report.config import load_pack_config
     from etl.report.delivery import check_mail_server, retrying, smtp_from_environment
     from etl.report.publish import publish_pack, readiness
@@ -314,7 +314,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             on_retry=retry,
         )
     console.print(
-        f"Pack for {where}: {result.html} (and {Path(result.kpis_csv).name} and "
+        f"Pack for {where}: {result.html} (and its PDF, {Path(result.kpis_csv).name} and "
         "benchmarks.csv beside it)",
         markup=False,
         soft_wrap=True,

@@ -399,3 +399,13 @@ def test_the_image_installs_the_lock_and_bakes_in_the_dags() -> None:
     # Nothing in compose mounts over the baked-in project.
     for volume in _common()["volumes"]:
         assert not _mount_target(volume).startswith(project.group(1)), volume
+
+
+def test_the_image_has_chromium_for_the_packs_pdf() -> None:
+    # etl/report/pdf.py prints the PDF copy with Debian's chromium, in Liberation Sans.
+    dockerfile = DOCKERFILE.read_text(encoding="utf-8")
+    install = re.search(
+        r"^RUN apt-get update .*?apt-get install (.*?)\\\n\s+&&", dockerfile, re.M | re.S
+    )
+    assert install, "no apt-get install in the Dockerfile"
+    assert {"chromium", "fonts-liberation"} <= set(install.group(1).split())

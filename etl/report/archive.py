@@ -5,7 +5,8 @@ inline, opens offline), ``kpis.csv`` (every measure of KPIS.md, exactly as
 the warehouse holds it, never suppressed) and ``benchmarks.csv`` (DfE's
 published figures beside the LA's, KPIS.md "Benchmarks") are the contract; a copy for an
 audience that suppresses small numbers is archived beside them as
-``{audience}-pack.html``.  Files are written atomically; a file that changes
+``{audience}-pack.html``.  Each HTML pack has its PDF copy beside it, under
+the same name ending ``.pdf`` (:func:`pdf_file`).  Files are written atomically; a file that changes
 (a corrected pack) first moves the earlier version to ``superseded/`` under
 its own digest, so every version that may have been sent is kept.
 """
@@ -36,6 +37,11 @@ def pack_dir(reports_dir: Path, la_code: str, month: Month) -> Path:
 
 def audience_file(audience: str) -> str:
     return f"{audience}-pack.html"
+
+
+def pdf_file(html: Path) -> Path:
+    """Where the PDF copy of the archived pack ``html`` is kept: beside it, as ``.pdf``."""
+    return html.with_suffix(".pdf")
 
 
 def kpis_csv(values: Iterable[KpiValue]) -> bytes:

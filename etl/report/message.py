@@ -1,13 +1,16 @@
 """The pack as an e-mail: text and HTML alternatives, charts as inline CID images.
 
 Structure (what Outlook, Gmail and Apple Mail all show as one message with
-pictures in place, and screen readers or text-only clients as plain text)::
+pictures in place, and screen readers or text-only clients as plain text),
+with the archived PDF copy attached for board papers::
 
-    multipart/alternative
-    ├── text/plain                 the pack in words
-    └── multipart/related
-        ├── text/html              inline styles, <img src="cid:...">
-        └── image/png  × charts    Content-ID, Content-Disposition: inline
+    multipart/mixed
+    ├── multipart/alternative
+    │   ├── text/plain             the pack in words
+    │   └── multipart/related
+    │       ├── text/html          inline styles, <img src="cid:...">
+    │       └── image/png × charts Content-ID, Content-Disposition: inline
+    └── application/pdf            the archived pack as A4, an attachment
 
 No script, no remote image, no SVG: clients block or drop them.
 """
@@ -36,11 +39,13 @@ def build_message(
     audience: Audience,
     sender: str,
     correction: str | None = None,
+    pdf: bytes | None = None,
 ) -> EmailMessage:
     """One audience's e-mail of the pack.
 
     ``correction``: the date the pack it replaces was sent; the subject
-    starts "Correction:" and a note heads the pack.
+    starts "Correction:" and a note heads the pack.  ``pdf``: the audience's
+    archived PDF copy, attached as :func:`pdf_name`.
     """
     domain = sender.rpartition("@")[2] or "csc-pipeline.invalid"
     # Short, unique Content-IDs: a long one gets its header folded, which
@@ -72,4 +77,14 @@ def build_message(
             disposition="inline",
             filename=f"{key}.png",
         )
+    if pdf is not None:
+        # Makes the message multipart/mixed: [the alternatives, the PDF].
+        message.add_attachment(
+            pdf, maintype="application", subtype="pdf", filename=pdf_name(view, audience)
+        )
     return message
+
+
+def pdf_name(view: View, audience: Audience) -> str:
+    """The attachment's file name, telling one board paper from another."""
+    return f"csc-pack-{view.la_code}-{view.month}-{audience.name}.pdf"

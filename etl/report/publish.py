@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -39,6 +40,7 @@ from etl.report.archive import (
     audience_file,
     kpis_csv,
     pack_dir,
+    pdf_file,
 )
 from etl.report.charts import render_all
 from etl.report.config import Audience, PackConfig, load_pack_config
@@ -48,6 +50,7 @@ from etl.report.delivery import SmtpSettings, send_message
 from etl.report.figures import day
 from etl.report.hub import hub_las
 from etl.report.message import build_message
+from etl.report.pdf import Printer, running_head
 from etl.report.render import data_uris, render_html
 from etl.report.view import View, build_view
 from etl.settings import Settings
@@ -137,8 +140,12 @@ def publish_pack(
 ) -> PublishResult:
     """Render and archive the pack of ``la_code`` and ``month``; with ``send``, e-mail it.
 
-    ``smtp`` None writes the e-mails as ``.eml`` files to the outbox.
-    Raises :class:`NothingToReport` when no file of the month is loaded, and
+    Each copy is archived as HTML with its PDF beside it (attached to the
+    e-mail).  ``smtp`` None writes the e-mails as ``.eml`` files to the outbox.
+    Raises :class:`NothingToReport` when no file of the month is loaded,
+    :class:`~etl.errors.ConfigError` without Chromium to print the PDF and
+    :class:`~etl.report.pdf.PdfFailed` when it fails (both before anything
+    is archived), and
     :class:`~etl.errors.MailUnavailable` /
     :class:`~etl.report.delivery.MailRefused` when a send fails (audiences
     already sent in the same run stay recorded).
@@ -159,22 +166,35 @@ def publish_pack(
         )
     copies = _render(engine, data, config)
     folder = pack_dir(settings.reports_dir, la_code, month)
-    html = archive(folder / PACK_FILE, _archived_html(copies[_PLAIN]))
+    # Each archived HTML file and the copy it holds: the plain pack, and a
+    # file per audience that gets another copy.
+    files = {folder / PACK_FILE: copies[_PLAIN]}
+    for audience in config.audiences:
+        if _variant(audience) != _PLAIN:
+            files[folder / audience_file(audience.name)] = copies[_variant(audience)]
+    documents = {path: _archived_html(copy) for path, copy in files.items()}
+    # Every PDF is printed before anything is archived: a missing or failing
+    # browser leaves the month's archive as it was.
+    pdfs = _pdfs(documents, files)
+    for path, document in documents.items():
+        # PDF first: an HTML file already archived always has its own PDF
+        # beside it, which _pdfs relies on to skip printing an unchanged pack.
+        archive(pdf_file(path), pdfs[path])
+        archive(path, document)
+    html = folder / PACK_FILE
     csv_path = archive(folder / CSV_FILE, kpis_csv(data.kpis.values()))
     archive(folder / BENCHMARKS_FILE, benchmarks_csv(data.benchmarks))
     run = _Run(engine, settings, data, config, smtp, force)
     outcomes = []
     for audience in config.audiences:
         copy = copies[_variant(audience)]
-        archived = html
-        if _variant(audience) != _PLAIN:
-            archived = archive(folder / audience_file(audience.name), _archived_html(copy))
+        archived = html if _variant(audience) == _PLAIN else folder / audience_file(audience.name)
         digest = copy.view.digest()
         outcome = AudienceOutcome(
             audience.name, NOT_SENT, len(audience.recipients), digest, str(archived)
         )
         if send:
-            outcome = run.deliver(audience, copy, outcome)
+            outcome = run.deliver(audience, copy, pdfs[archived], outcome)
         outcomes.append(outcome)
     return PublishResult(
         la_code,
@@ -216,6 +236,28 @@ def _archived_html(copy: _Copy) -> bytes:
     return render_html(copy.view, data_uris(copy.charts)).encode("utf-8")
 
 
+def _pdfs(documents: dict[Path, bytes], files: dict[Path, _Copy]) -> dict[Path, bytes]:
+    """The PDF copy of each archived HTML document, printed by one browser.
+
+    An HTML file archived with the same bytes keeps the PDF beside it: the
+    PDF is printed from the HTML alone, and Chromium stamps each print with
+    its time, so printing it again would only file a needless new version.
+    """
+    result: dict[Path, bytes] = {}
+    for path, document in documents.items():
+        kept = pdf_file(path)
+        if path.is_file() and kept.is_file() and path.read_bytes() == document:
+            result[path] = kept.read_bytes()
+    todo = [path for path in documents if path not in result]
+    if todo:
+        with Printer() as printer:
+            for path in todo:
+                view = files[path].view
+                head = running_head(view.council, view.la_code, view.month_name)
+                result[path] = printer.print_pdf(documents[path].decode("utf-8"), head)
+    return result
+
+
 @dataclass(frozen=True)
 class _Run:
     """What every audience's delivery in one publish shares."""
@@ -227,7 +269,9 @@ class _Run:
     smtp: SmtpSettings | None
     force: bool
 
-    def deliver(self, audience: Audience, copy: _Copy, outcome: AudienceOutcome) -> AudienceOutcome:
+    def deliver(
+        self, audience: Audience, copy: _Copy, pdf: bytes, outcome: AudienceOutcome
+    ) -> AudienceOutcome:
         """Send ``audience`` its copy unless it has it already; record what went.
 
         Under the month's delivery lock, so a second publisher waits and then
@@ -252,6 +296,7 @@ class _Run:
                 audience=audience,
                 sender=(self.smtp.from_address if self.smtp else None) or self.config.sender,
                 correction=day(last.sent_at) if status == CORRECTION and last else None,
+                pdf=pdf,
             )
             where = send_message(message, self.smtp, self.settings.outbox_dir)
             record_delivery(

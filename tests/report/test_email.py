@@ -1,10 +1,11 @@
 """The pack e-mailed to a real SMTP server (aiosmtpd, in process), once and only once.
 
 Checks what the officials' mail clients will see (multipart/alternative with
-text and HTML, charts as inline CID images that all exist, inline styles, no
-script and no remote URL, under 1 MB) and the delivery rules: the same month
-is not sent twice, a mail server that is down fails clearly and records
-nothing, and a changed pack goes as a marked correction.
+text and HTML, beside the PDF attachment; charts as inline CID images that
+all exist, inline styles, no script and no remote URL, under 1 MB) and the
+delivery rules: the same month is not sent twice, a mail server that is down
+fails clearly and records nothing, and a changed pack goes as a marked
+correction.
 """
 
 from __future__ import annotations
@@ -61,8 +62,12 @@ def outcomes(result: PublishResult) -> dict[str, str]:
 
 def html_and_images(message: EmailMessage) -> tuple[str, dict[str, bytes]]:
     """The HTML part and the inline images by Content-ID (without brackets)."""
-    assert message.get_content_type() == "multipart/alternative"
-    text, related = list(message.iter_parts())
+    # [the alternatives, the PDF attachment] (tests/report/test_pdf.py reads the PDF).
+    assert message.get_content_type() == "multipart/mixed"
+    alternatives, pdf = list(message.iter_parts())
+    assert pdf.get_content_type() == "application/pdf"
+    assert alternatives.get_content_type() == "multipart/alternative"
+    text, related = list(alternatives.iter_parts())
     assert text.get_content_type() == "text/plain"
     assert related.get_content_type() == "multipart/related"
     html_part, *images = list(related.iter_parts())

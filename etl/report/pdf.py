@@ -1,0 +1,228 @@
+"""The pack as a PDF: the archived HTML printed to A4 by headless Chromium.
+
+Chromium (Debian's ``chromium`` package, found on ``PATH``) is driven over
+the DevTools protocol (a websocket) because only ``Page.printToPDF`` takes
+header and footer templates: the council, LA code and month run at the top
+of every page and "Page N of M" at the foot.  The HTML is the archived one
+with ``reports/print.css`` added (the A4 page, and no break inside a table
+row, chart or tile).  One :class:`Printer` (one browser) prints every copy of
+a publish; it starts in about a second.  docs/pdf.md says why Chromium
+rather than WeasyPrint.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import itertools
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import ClientConnection, connect
+
+from etl.errors import ConfigError, CscError
+
+#: The names Debian (and Ubuntu) give the browser's command.
+BROWSERS = ("chromium", "chromium-browser")
+PRINT_STYLESHEET = "print.css"
+#: A4 in inches, what printToPDF measures paper in.
+A4_INCHES = (8.27, 11.69)
+#: Seconds for the browser to start, and for one page to load and print.
+START_TIMEOUT = 30.0
+PRINT_TIMEOUT = 120.0
+#: A quiet, offline, throw-away browser (no sandbox: workers may run as root).
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    # Containers give /dev/shm 64 MB, too little for a long page: use /tmp.
+    "--disable-dev-shm-usage",
+    "--remote-debugging-port=0",
+)
+_RUNNING = "font-family: Arial, Helvetica, sans-serif; font-size: 8pt; color: #52606d;"
+_BAND = f"{_RUNNING} width: 100%; margin: 0 15mm; display: flex; justify-content: space-between;"
+
+
+class PdfFailed(CscError):
+    """Chromium was found but did not start or did not print the pack."""
+
+
+def find_browser() -> str:
+    """The Chromium command on ``PATH``; a missing one is a configuration error."""
+    for name in BROWSERS:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise ConfigError(
+        "the pack's PDF copy needs headless Chromium, but no chromium command is on PATH: "
+        "install Debian's chromium package (apt-get install chromium)"
+    )
+
+
+def print_stylesheet() -> str:
+    """``reports/print.css``: the A4 page and where pages may not break."""
+    # The templates' package (etl._reports): the checkout's reports/ or the wheel's copy.
+    return resources.files("etl._reports").joinpath(PRINT_STYLESHEET).read_text(encoding="utf-8")
+
+
+def with_print_css(document: str) -> str:
+    """The pack's HTML with the print stylesheet as the last rule of its head."""
+    style = f"<style>{print_stylesheet()}</style>"
+    head_end = document.find("</head>")
+    if head_end < 0:
+        return style + document
+    return document[:head_end] + style + document[head_end:]
+
+
+def running_head(council: str, la_code: str, month_name: str) -> str:
+    """The line at the top of every page: which council's pack, and which month."""
+    return f"{council} ({la_code}) · children's social care pack · {month_name}"
+
+
+class Printer:
+    """One headless Chromium that prints packs to PDF; use it as a context manager."""
+
+    def __init__(self) -> None:
+        self._browser = find_browser()
+        self._profile: Path | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._socket: ClientConnection | None = None
+        self._ids = itertools.count(1)
+
+    def __enter__(self) -> Self:
+        try:
+            self._start()
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            self.close()
+            raise PdfFailed(f"Chromium ({self._browser}) did not start: {exc}") from None
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def print_pdf(self, document: str, head: str) -> bytes:
+        """``document`` (a whole HTML page) as A4 PDF bytes, ``head`` atop every page."""
+        try:
+            return self._print(with_print_css(document), head)
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            raise PdfFailed(f"Chromium ({self._browser}) did not print the pack: {exc}") from None
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._profile is not None:
+            shutil.rmtree(self._profile, ignore_errors=True)
+
+    def _start(self) -> None:
+        # A profile of its own: two publishers at once never share a browser.
+        self._profile = profile = Path(tempfile.mkdtemp(prefix="csc-chromium-"))
+        # The browser writes its DevTools port to this file once it listens.
+        port_file = profile / "DevToolsActivePort"
+        log = (profile / "stderr.log").open("wb")
+        with log:
+            self._process = subprocess.Popen(  # noqa: S603 - the browser found on PATH
+                [self._browser, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _complete(port_file):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                said = (profile / "stderr.log").read_text("utf-8", "replace").strip()
+                last = said.splitlines()[-1] if said else "no message"
+                raise PdfFailed(f"Chromium ({self._browser}) did not start: {last}")
+            time.sleep(0.05)
+        port, path = port_file.read_text(encoding="utf-8").split("\n")[:2]
+        self._socket = connect(
+            f"ws://127.0.0.1:{port}{path}", max_size=None, open_timeout=START_TIMEOUT
+        )
+
+    def _print(self, document: str, head: str) -> bytes:
+        target = self._call("Target.createTarget", url="about:blank")["targetId"]
+        session = self._call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        try:
+            frame = self._call("Page.getFrameTree", session)["frameTree"]["frame"]["id"]
+            self._call("Page.setDocumentContent", session, frameId=frame, html=document)
+            # Charts are data: URIs; printing before they are decoded would leave gaps.
+            self._call(
+                "Runtime.evaluate",
+                session,
+                expression="Promise.all([document.fonts.ready,"
+                " ...Array.from(document.images, image => image.decode())])",
+                awaitPromise=True,
+            )
+            text = html.escape(head)
+            printed = self._call(
+                "Page.printToPDF",
+                session,
+                paperWidth=A4_INCHES[0],
+                paperHeight=A4_INCHES[1],
+                preferCSSPageSize=True,
+                printBackground=True,
+                displayHeaderFooter=True,
+                headerTemplate=f'<div style="{_BAND}"><span>{text}</span></div>',
+                footerTemplate=f'<div style="{_BAND}"><span></span><span>Page '
+                '<span class="pageNumber"></span> of <span class="totalPages"></span>'
+                "</span></div>",
+            )
+        finally:
+            self._call("Target.closeTarget", targetId=target)
+        return base64.b64decode(printed["data"])
+
+    def _call(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
+        """Send one DevTools command and wait for its answer (events are skipped)."""
+        if self._socket is None:
+            raise PdfFailed("the Printer is used outside its with block")
+        number = next(self._ids)
+        message: dict[str, Any] = {"id": number, "method": method, "params": params}
+        if session is not None:
+            message["sessionId"] = session
+        self._socket.send(json.dumps(message))
+        deadline = time.monotonic() + PRINT_TIMEOUT
+        while True:
+            answer = json.loads(self._socket.recv(timeout=max(0.0, deadline - time.monotonic())))
+            if answer.get("id") != number:
+                continue
+            if "error" in answer:
+                said = answer["error"].get("message", "no message")
+                raise PdfFailed(f"Chromium ({self._browser}) refused {method}: {said}")
+            result: dict[str, Any] = answer["result"]
+            return result
+
+
+def _complete(port_file: Path) -> bool:
+    """Whether the browser has written both lines (port, path) of its port file."""
+    try:
+        lines = port_file.read_text(encoding="utf-8").split("\n")
+    except FileNotFoundError:
+        return False
+    return len(lines) >= 2 and lines[0].isdigit() and lines[1].startswith("/devtools/")
