@@ -65,6 +65,8 @@ FILE_RULES = {
     "missing_column",
     "unknown_column",
 }
+#: Rules whose rows are the file's lines (as an editor numbers them), not rows read.
+LINE_RULES = {"field_count"}
 _RULE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _LEAK = re.compile(r"SECRET|ZQ\d{10}", re.IGNORECASE)
 
@@ -89,22 +91,26 @@ def assert_sound(
 
     ``records`` is how many data rows were written, when the file is known to
     be well-formed CSV; otherwise rows are bounded by the file's line breaks.
-    ``aligned`` says every row's values are under their own column's name; a
-    CSV broken so that they are not (an unquoted line break: the next row
-    starts mid-row) can show an identifier as another column's example.  The
-    reader cannot yet tell such rows (see KNOWN_OPEN), so the leak is checked
-    only on aligned files.
+    ``aligned`` says every row's values are under their own column's name.
+    The reader refuses a CSV with a row of another width than the header
+    (``field_count``), but a row broken by unquoted commas and line breaks
+    that happen to add up to the header's width cannot be told from a real
+    one, so the leak is checked only on aligned files.
     """
     rejected = any(p.is_error for p in problems)
     if not rejected:
         contract = extract.contract
         assert list(extract.frame.columns) == [ROW, *contract.columns]
     kept = set(extract.frame[ROW].tolist()) if ROW in extract.frame.columns else set()
+    csv_file = path.suffix.lower() == ".csv"
+    data = path.read_bytes() if csv_file else b""
+    lines = range(2, data.count(b"\n") + data.count(b"\r") + 3)
     if records is not None:
         assert kept <= set(range(2, records + 2))
-    elif path.suffix.lower() == ".csv":
-        data = path.read_bytes()
-        assert kept <= set(range(2, data.count(b"\n") + data.count(b"\r") + 3))
+        # Written by the csv module, every row has the header's width.
+        assert not any(p.rule in LINE_RULES for p in problems), problems
+    elif csv_file:
+        assert kept <= set(lines)
     for problem in problems:
         assert problem.file == path.name
         assert _RULE_NAME.match(problem.rule), problem
@@ -115,7 +121,14 @@ def assert_sound(
         json.dumps(problem.to_record())
         if problem.rule in CELL_RULES:
             assert problem.column and problem.rows, problem
-        if problem.rows:
+        if problem.rule in LINE_RULES:
+            # The whole file is refused, naming its lines and no column or value.
+            assert rejected and problem.is_error and not kept, problem
+            assert problem.rows and problem.column is None and not problem.examples, problem
+            assert list(problem.rows) == sorted(set(problem.rows))
+            assert set(problem.rows) <= set(lines), (problem.rows, lines)
+            assert problems == [problem]
+        elif problem.rows:
             assert problem.column, problem
             assert list(problem.rows) == sorted(set(problem.rows))
             assert set(problem.rows) <= kept, (problem.rule, problem.rows, sorted(kept)[:20])
@@ -511,13 +524,7 @@ def test_fuzzed_xlsx_is_validated_without_a_traceback(file: tuple[str, bytes]) -
 
 
 #: Corpus cases still open, with why: replayed as strict xfails until fixed.
-KNOWN_OPEN = {
-    "short_row_shifts_identifier": (
-        "a row with fewer fields than the header is padded with blanks, so after an "
-        "unquoted line break an identifier is read (and quoted) as another column's value; "
-        "pandas' C parser gives no way to tell a missing field from an empty one"
-    ),
-}
+KNOWN_OPEN: dict[str, str] = {}
 
 
 def _corpus() -> list[object]:
