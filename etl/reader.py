@@ -214,8 +214,8 @@ def _misshapen_lines(path: Path, encoding: str) -> tuple[int, list[int]]:
     Blank rows (only spaces and commas) are left out: the contract ignores them.
     A file without a double quote is counted with numpy, a block at a time
     (a comma or line-break byte is the same character in UTF-8 and
-    Windows-1252); one with quotes by the csv module, whose quoting rules are
-    the parser's.
+    Windows-1252); one with quotes by the csv module, whose default quoting
+    (double quotes, doubled to escape) is the parser's.
     """
     counted = _plain_lines(path, encoding)
     return counted if counted is not None else _quoted_lines(path, encoding)
