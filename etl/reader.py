@@ -6,10 +6,18 @@ cells, headers in any case and order, both date formats, the boolean
 spellings, ``12.0`` integers, code-with-label cells, blank rows and
 header-only files.  Everything it forbids becomes a :class:`Problem`; the
 types come from the dataset's contract, never from a column list here.
+
+A CSV row with more or fewer fields than the header (an unquoted comma or
+line break) rejects the file: its values would sit under other columns' names,
+so an identifier could be shown as another column's example.  The parser pads
+short rows with blanks and cannot say which they were, so a field-count pass
+of its own finds them (see :func:`_misshapen_lines`).
 """
 
 from __future__ import annotations
 
+import csv
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -28,6 +36,8 @@ CSV_CHUNK_ROWS = 200_000
 ROW = "_row"
 #: Years a date may have: what the checks hold at nanosecond resolution.
 DATE_YEARS = (1678, 2261)
+#: Bytes scanned at a time by the field-count pass of a CSV without quotes.
+FIELD_COUNT_BLOCK = 1 << 24
 
 _BOOLEANS = {
     "1": True,
@@ -84,9 +94,10 @@ class Extract:
 class _Unreadable(Exception):
     """Raised inside the reader when the file cannot be read as a table at all."""
 
-    def __init__(self, rule: str, message: str) -> None:
+    def __init__(self, rule: str, message: str, rows: tuple[int, ...] = ()) -> None:
         super().__init__(message)
         self.rule = rule
+        self.rows = rows
 
 
 def read_extract(path: str | Path) -> Extract:
@@ -101,14 +112,16 @@ def read_extract(path: str | Path) -> Extract:
     try:
         raw, encoding = _read_raw(path, name, problems)
     except _Unreadable as exc:
-        return _rejected(path, name, exc.rule, str(exc))
+        return _rejected(path, name, exc.rule, str(exc), exc.rows)
     extract = Extract(path, name, pd.DataFrame(), problems, encoding)
     _type_columns(extract, contract, raw)
     return extract
 
 
-def _rejected(path: Path, name: ExtractName | None, rule: str, message: str) -> Extract:
-    problem = Problem(path.name, rule, Severity.ERROR, message)
+def _rejected(
+    path: Path, name: ExtractName | None, rule: str, message: str, rows: tuple[int, ...] = ()
+) -> Extract:
+    problem = Problem(path.name, rule, Severity.ERROR, message, rows=rows)
     return Extract(path, name, pd.DataFrame(), [problem])
 
 
@@ -169,8 +182,111 @@ def _parse_csv(path: Path, encoding: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         return pd.DataFrame(dtype="str")
     except pd.errors.ParserError as exc:
+        # A row longer than the header stops the parser; say which rows, as below.
+        if _TOO_MANY_FIELDS.search(str(exc)):
+            _refuse_misshapen(path, encoding)
         raise _Unreadable("csv_format", f"the file is not valid CSV: {exc}") from None
+    _refuse_misshapen(path, encoding)
     return table
+
+
+_TOO_MANY_FIELDS = re.compile(r"Expected \d+ fields in line \d+, saw \d+")
+
+
+def _refuse_misshapen(path: Path, encoding: str) -> None:
+    """Raise if a row that holds values has another number of fields than the header."""
+    width, lines = _misshapen_lines(path, encoding)
+    if not lines:
+        return
+    many = len(lines) > 1
+    raise _Unreadable(
+        "field_count",
+        f"{'these rows do' if many else 'this row does'} not have the header's {width} "
+        "fields (a comma or line break outside quotes?), so values would be read under "
+        "other columns' names; none is shown",
+        rows=tuple(lines),
+    )
+
+
+def _misshapen_lines(path: Path, encoding: str) -> tuple[int, list[int]]:
+    """The header's field count and the lines (as an editor numbers them) of rows with another.
+
+    Blank rows (only spaces and commas) are left out: the contract ignores them.
+    A file without a double quote is counted with numpy, a block at a time
+    (a comma or line-break byte is the same character in UTF-8 and
+    Windows-1252); one with quotes by the csv module, whose default quoting
+    (double quotes, doubled to escape) is the parser's.
+    """
+    counted = _plain_lines(path, encoding)
+    return counted if counted is not None else _quoted_lines(path, encoding)
+
+
+def _blank(fields: list[str]) -> bool:
+    return not any(f.strip() for f in fields)
+
+
+def _quoted_lines(path: Path, encoding: str) -> tuple[int, list[int]]:
+    try:
+        with path.open(encoding=encoding, newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None or _blank(header):
+                return 0, []  # no header: refused as such later
+            width, previous, lines = len(header), reader.line_num, []
+            for fields in reader:
+                if len(fields) != width and not _blank(fields):
+                    lines.append(previous + 1)  # the line the row starts on
+                previous = reader.line_num
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        raise _Unreadable("csv_format", f"the file is not valid CSV: {exc}") from None
+    return width, lines
+
+
+def _plain_lines(path: Path, encoding: str) -> tuple[int, list[int]] | None:
+    """As :func:`_misshapen_lines` for a file without quotes; None if it has one."""
+    width, seen, lines = 0, 0, []
+    carry = b""
+    with path.open("rb") as handle:
+        while True:
+            block = handle.read(FIELD_COUNT_BLOCK)
+            if b'"' in block:
+                return None
+            data = carry + block
+            if block:
+                # Keep the last line, which may go on in the next block (so may
+                # a final CR, if its LF starts the next block), for that block.
+                cut = max(data.rfind(b"\n"), data.rfind(b"\r", 0, len(data) - 1)) + 1
+                data, carry = data[:cut], data[cut:]
+            if data:
+                texts, counts = _line_fields(data, encoding)
+                if not seen:
+                    if _blank(texts(0).split(",")):
+                        return 0, []  # no header: refused as such later
+                    width = int(counts[0])
+                for index in np.flatnonzero(counts != width):
+                    if seen + index and not _blank(texts(int(index)).split(",")):
+                        lines.append(seen + int(index) + 1)
+                seen += len(counts)
+            if not block:
+                return width, lines
+
+
+def _line_fields(data: bytes, encoding: str) -> tuple[Callable[[int], str], np.ndarray]:
+    """For whole lines of bytes: a line's text by index, and each line's field count."""
+    array = np.frombuffer(data, dtype=np.uint8)
+    lf, cr = array == 10, array == 13
+    cr[:-1] &= ~lf[1:]  # a CR before an LF is one CRLF line break
+    ends = np.flatnonzero(lf | cr)
+    if not len(ends) or ends[-1] != len(array) - 1:
+        ends = np.append(ends, len(array))  # the last line, without a line break
+    commas = np.flatnonzero(array == 44)
+    counts = np.diff(np.searchsorted(commas, ends), prepend=0) + 1
+    starts = np.concatenate(([0], ends[:-1] + 1))
+
+    def text(index: int) -> str:
+        return data[starts[index] : ends[index]].decode(encoding, errors="replace")
+
+    return text, counts
 
 
 def _read_xlsx(path: Path) -> pd.DataFrame:

@@ -37,7 +37,7 @@ from etl.report.yamlfile import packaged
 from etl.warehouse.db import make_engine, upgrade
 from tests.conftest import VALID_ROWS, write_rows
 from tests.mailserver import Inbox, free_port, mail_server
-from tests.report.handmade import load_small_warehouse
+from tests.report.pack_month import load_small_warehouse
 from tests.warehouse.conftest import PG_URL, postgres_or_skip
 
 # aiosmtpd's warning for AUTH without TLS: the login case is plain SMTP on purpose.

@@ -19,9 +19,10 @@ in ``tests/fuzz_corpus/{case}/`` and replayed by ``test_corpus_file``.
 
 Examples per test are a share of the Hypothesis profile's ``max_examples``
 (``ci`` when CI=true, else ``dev``; see conftest).  In CI (1,000): 900 CSV,
-600 random-byte, 300 XLSX and 200 damaged-XLSX files read, and 30 CSV and 20
-XLSX files validated: 2,050 in all, about 3 minutes on the shared 2-core
-machine, two thirds of it reading CSV and a third GX.
+100 CSV with rows cut short or made long, 600 random-byte, 300 XLSX and 200
+damaged-XLSX files read, and 30 CSV and 20 XLSX files validated: 2,150 in
+all, about 3 minutes on the shared 2-core machine when it is quiet, two thirds
+of it reading CSV and a third GX.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -65,6 +66,8 @@ FILE_RULES = {
     "missing_column",
     "unknown_column",
 }
+#: Rules whose rows are the file's lines (as an editor numbers them), not rows read.
+LINE_RULES = {"field_count"}
 _RULE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _LEAK = re.compile(r"SECRET|ZQ\d{10}", re.IGNORECASE)
 
@@ -89,22 +92,26 @@ def assert_sound(
 
     ``records`` is how many data rows were written, when the file is known to
     be well-formed CSV; otherwise rows are bounded by the file's line breaks.
-    ``aligned`` says every row's values are under their own column's name; a
-    CSV broken so that they are not (an unquoted line break: the next row
-    starts mid-row) can show an identifier as another column's example.  The
-    reader cannot yet tell such rows (see KNOWN_OPEN), so the leak is checked
-    only on aligned files.
+    ``aligned`` says every row's values are under their own column's name.
+    The reader refuses a CSV with a row of another width than the header
+    (``field_count``), but a row broken by unquoted commas and line breaks
+    that happen to add up to the header's width cannot be told from a real
+    one, so the leak is checked only on aligned files.
     """
     rejected = any(p.is_error for p in problems)
     if not rejected:
         contract = extract.contract
         assert list(extract.frame.columns) == [ROW, *contract.columns]
     kept = set(extract.frame[ROW].tolist()) if ROW in extract.frame.columns else set()
+    csv_file = path.suffix.lower() == ".csv"
+    data = path.read_bytes() if csv_file else b""
+    lines = range(2, data.count(b"\n") + data.count(b"\r") + 3)
     if records is not None:
         assert kept <= set(range(2, records + 2))
-    elif path.suffix.lower() == ".csv":
-        data = path.read_bytes()
-        assert kept <= set(range(2, data.count(b"\n") + data.count(b"\r") + 3))
+        # Written by the csv module, every row has the header's width.
+        assert not any(p.rule in LINE_RULES for p in problems), problems
+    elif csv_file:
+        assert kept <= set(lines)
     for problem in problems:
         assert problem.file == path.name
         assert _RULE_NAME.match(problem.rule), problem
@@ -115,7 +122,14 @@ def assert_sound(
         json.dumps(problem.to_record())
         if problem.rule in CELL_RULES:
             assert problem.column and problem.rows, problem
-        if problem.rows:
+        if problem.rule in LINE_RULES:
+            # The whole file is refused, naming its lines and no column or value.
+            assert rejected and problem.is_error and not kept, problem
+            assert problem.rows and problem.column is None and not problem.examples, problem
+            assert list(problem.rows) == sorted(set(problem.rows))
+            assert set(problem.rows) <= set(lines), (problem.rows, lines)
+            assert problems == [problem]
+        elif problem.rows:
             assert problem.column, problem
             assert list(problem.rows) == sorted(set(problem.rows))
             assert set(problem.rows) <= kept, (problem.rule, problem.rows, sorted(kept)[:20])
@@ -343,6 +357,32 @@ def fuzz(
         read_and_check(path, records=records, aligned=aligned, gx=gx)
 
 
+@st.composite
+def misshapen_csv_files(draw: st.DrawFn) -> tuple[str, bytes, list[int]]:
+    """A well-formed CSV, then some rows cut short or made long; and the lines that
+    must be named: those rows', unless what is left of one is blank (ignored)."""
+    dataset, header, rows = draw(tables())
+    one_line = [h.replace("\r", " ").replace("\n", " ") for h in header]
+    assume(any(h.strip() for h in one_line))
+    table = [[v.replace("\r", " ").replace("\n", " ") for v in r] for r in rows]
+    assume(table)
+    expected: list[int] = []
+    for index in sorted(draw(st.sets(st.integers(0, len(table) - 1), min_size=1))):
+        fields = table[index]
+        if draw(st.booleans()) and fields:
+            fields = fields[: draw(st.integers(0, len(fields) - 1))]
+        else:
+            extra = draw(st.lists(cell(None), min_size=1, max_size=3))
+            fields = fields + [v.replace("\r", " ").replace("\n", " ") for v in extra]
+        table[index] = fields
+        if any(f.strip() for f in fields):
+            expected.append(index + 2)  # one line per row: the header is line 1
+    out = io.StringIO()
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    csv.writer(out, lineterminator=newline).writerows([one_line, *table])
+    return dataset, out.getvalue().encode("utf-8"), expected
+
+
 # --- XLSX ------------------------------------------------------------------------
 
 XLSX_VALUES = st.one_of(
@@ -463,6 +503,24 @@ def test_fuzzed_csv_is_read_without_a_traceback(file: tuple[str, bytes, int | No
     fuzz(f"{dataset}_330_2024-02.csv", data, records=records, aligned=records is not None)
 
 
+@_examples(0.1)
+@given(file=misshapen_csv_files())
+def test_rows_of_another_width_are_named_and_quote_nothing(
+    file: tuple[str, bytes, list[int]],
+) -> None:
+    dataset, data, expected = file
+    with tempfile.TemporaryDirectory(prefix="csc-fuzz-") as folder:
+        path = Path(folder) / f"{dataset}_330_2024-02.csv"
+        path.write_bytes(data)
+        extract = read_extract(path)
+        assert_sound(path, extract, extract.problems)
+        named = [list(p.rows) for p in extract.problems if p.rule in LINE_RULES]
+        assert named == ([expected] if expected else [])
+        for problem in extract.problems:
+            for shown in (*problem.examples, problem.describe()):
+                assert not _LEAK.search(shown), problem.rule
+
+
 @_examples(0.6)
 @given(
     data=st.binary(max_size=2_000),
@@ -511,13 +569,7 @@ def test_fuzzed_xlsx_is_validated_without_a_traceback(file: tuple[str, bytes]) -
 
 
 #: Corpus cases still open, with why: replayed as strict xfails until fixed.
-KNOWN_OPEN = {
-    "short_row_shifts_identifier": (
-        "a row with fewer fields than the header is padded with blanks, so after an "
-        "unquoted line break an identifier is read (and quoted) as another column's value; "
-        "pandas' C parser gives no way to tell a missing field from an empty one"
-    ),
-}
+KNOWN_OPEN: dict[str, str] = {}
 
 
 def _corpus() -> list[object]:

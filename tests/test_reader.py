@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
+from etl import reader
 from etl.contracts import Severity, load_contract
 from etl.reader import ROW, read_extract
 from etl.validation import validate
@@ -303,3 +304,79 @@ def test_workbook_with_a_damaged_part_is_rejected(tmp_path: Path, member: str, j
         for name in source.namelist():
             target.writestr(name, junk if name == member else source.read(name))
     assert _rules(path) == [("xlsx_format", Severity.ERROR)]
+
+
+# --- rows of another width than the header --------------------------------------
+
+_CLOSURES_HEADER = ",".join(load_contract("closures").columns)
+_GOOD = ",".join(VALID_ROWS["closures"][c] for c in load_contract("closures").columns)
+
+
+Summary = tuple[str, Severity, str | None, tuple[int, ...], tuple[str, ...]]
+
+
+def _field_count(path: Path) -> list[Summary]:
+    return [(p.rule, p.severity, p.column, p.rows, p.examples) for p in read_extract(path).problems]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_a_short_row_after_an_unquoted_line_break_rejects_the_file(
+    tmp_path: Path, newline: str
+) -> None:
+    # Line 3's team ends in a raw line break, so line 4 starts mid-row: it has
+    # 2 fields where the header has 8, and the child's id would sit under la_code.
+    lines = [_CLOSURES_HEADER, _GOOD, _GOOD + " North", "CHSECRET9,REF9", _GOOD]
+    path = tmp_path / "closures_330_2024-02.csv"
+    path.write_bytes(newline.join(lines).encode())
+    extract = read_extract(path)
+    assert _field_count(path) == [("field_count", Severity.ERROR, None, (4,), ())]
+    assert extract.rejected and extract.rows == 0
+    text = extract.problems[0].describe()
+    assert text == (
+        "closures_330_2024-02.csv: error: rule field_count, row 4: this row does not have "
+        "the header's 8 fields (a comma or line break outside quotes?), so values would be "
+        "read under other columns' names; none is shown"
+    )
+    assert "SECRET" not in text
+
+
+def test_long_and_short_rows_are_named_by_the_line_they_start_on(tmp_path: Path) -> None:
+    # Line 2-3 is one row with a quoted line break (fine); line 4 has a 9th
+    # field; line 5 is blank and 6 holds only commas (blank rows are ignored
+    # whatever their width); line 7 is short; line 8-9 is a quoted row, short.
+    good = _GOOD.replace("Assessment North", '"Assessment\nNorth"')
+    lines = [_CLOSURES_HEADER, good, _GOOD + ",extra", "", ",,", "330,REF7", '"a\nb",c', _GOOD]
+    path = tmp_path / "closures_330_2024-02.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert _field_count(path) == [("field_count", Severity.ERROR, None, (4, 7, 8), ())]
+    assert "these rows do not have the header's 8 fields" in read_extract(path).problems[0].message
+
+
+def test_a_file_whose_rows_all_have_the_header_width_is_not_refused(tmp_path: Path) -> None:
+    # A trailing blank row of any width, a quoted comma and a BOM change nothing.
+    quoted = _GOOD.replace("Assessment North", '"Assessment, North"')
+    path = tmp_path / "closures_330_2024-02.csv"
+    path.write_bytes(("\ufeff" + "\r\n".join([_CLOSURES_HEADER, _GOOD, quoted, ","])).encode())
+    extract = read_extract(path)
+    assert extract.problems == []
+    assert extract.frame["team"].tolist() == ["Assessment North", "Assessment, North"]
+
+
+def test_rows_are_counted_across_the_blocks_the_count_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Blocks of 7 bytes: lines, and a CR LF pair, are cut across blocks.
+    monkeypatch.setattr(reader, "FIELD_COUNT_BLOCK", 7)
+    lines = [_CLOSURES_HEADER, _GOOD, _GOOD, "330,x", _GOOD, _GOOD + ",9", _GOOD]
+    path = tmp_path / "closures_330_2024-02.csv"
+    path.write_bytes("\r\n".join(lines).encode())
+    assert _field_count(path) == [("field_count", Severity.ERROR, None, (4, 6), ())]
+    path.write_bytes("\r\n".join([_CLOSURES_HEADER, _GOOD, _GOOD]).encode())
+    assert _field_count(path) == []
+
+
+def test_a_windows_1252_file_with_a_short_row_is_refused(tmp_path: Path) -> None:
+    lines = [_CLOSURES_HEADER, _GOOD.replace("North", "Nörth"), "330,é"]
+    path = tmp_path / "closures_330_2024-02.csv"
+    path.write_bytes("\n".join(lines).encode("cp1252"))
+    assert _field_count(path) == [("field_count", Severity.ERROR, None, (3,), ())]

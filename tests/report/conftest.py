@@ -1,9 +1,9 @@
-"""A small hand-made warehouse for the pack, on SQLite and the real PostgreSQL.
+"""A small warehouse for the pack, on SQLite and the real PostgreSQL.
 
 ``pack_db`` is one migrated warehouse per backend and module, emptied (loads,
 data, measures and deliveries) before each test.  ``small_warehouse`` loads
 the month the tests' figures are worked out for by hand (see
-:mod:`tests.report.handmade`).
+:mod:`tests.report.pack_month`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from etl.report.config import PackConfig, load_pack_config
 from etl.settings import Settings
 from etl.warehouse.db import upgrade
 from etl.warehouse.schema import deliveries
-from tests.report.handmade import load_small_warehouse
+from tests.report.pack_month import load_small_warehouse
 from tests.warehouse.conftest import BACKENDS, drop, empty, new_engine
 
 

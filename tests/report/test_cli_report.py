@@ -12,7 +12,7 @@ import pytest
 
 from etl.warehouse.db import make_engine, upgrade
 from tests.mailserver import free_port, mail_server
-from tests.report.handmade import load_small_warehouse
+from tests.report.pack_month import load_small_warehouse
 
 SCRIPT = Path(sys.executable).with_name("csc-pipeline")
 

@@ -36,9 +36,9 @@ from etl.report.publish import PublishResult, pack_sent, publish_pack
 from etl.report.yamlfile import packaged
 from etl.settings import Settings
 from tests.mailserver import free_port, mail_server, plain_smtp
-from tests.report import handmade
-from tests.report.handmade import LA, MONTH
+from tests.report import pack_month
 from tests.report.htmltext import read
+from tests.report.pack_month import LA, MONTH
 
 MAX_BYTES = 1_000_000
 
@@ -125,7 +125,7 @@ def test_received_email_is_what_mail_clients_need(
     assert text is not None
     plain = text.get_content()
     assert "Vacancy rate: 37.5% (Off target; target 15.0%)" in plain
-    assert handmade.SCRIPT_TEAM in plain  # plain text: nothing to escape
+    assert pack_month.SCRIPT_TEAM in plain  # plain text: nothing to escape
     partnership_html, _ = html_and_images(partnership.message)
     assert "37.5%" not in partnership_html
     assert ">c<" in partnership_html
@@ -227,7 +227,7 @@ def test_a_changed_pack_is_sent_as_a_correction(
     with mail_server() as (inbox, port):
         publish(small_warehouse, settings, config, plain_smtp(port))
         # March's closures resubmitted: one capacity closure fewer.
-        handmade.load_file(small_warehouse, "closures", MONTH, handmade.march_closures(4))
+        pack_month.load_file(small_warehouse, "closures", MONTH, pack_month.march_closures(4))
         corrected = publish(small_warehouse, settings, config, plain_smtp(port))
         again = publish(small_warehouse, settings, config, plain_smtp(port))
     assert outcomes(corrected) == {"commissioner": "correction", "partnership": "correction"}

@@ -1,7 +1,7 @@
-"""The pack rendered from the hand-made warehouse: every figure as worked out by hand.
+"""The pack rendered from the small warehouse: every figure as worked out by hand.
 
 Runs on SQLite and PostgreSQL (the ``pack_engine`` fixture).  The arithmetic
-is in tests/report/handmade.py.
+is in tests/report/pack_month.py.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from etl.report.publish import NothingToReport, PublishResult, publish_pack
 from etl.report.view import View, build_view
 from etl.settings import Settings
 from etl.warehouse.measures import KPI_CSV_HEADER, KPI_IDS
-from tests.report import handmade, structure
+from tests.report import pack_month, structure
 from tests.report.conftest import clear, make_settings
-from tests.report.handmade import (
+from tests.report.htmltext import measure_rows, read, visible_text
+from tests.report.pack_month import (
     EXPECTED,
     EXPECTED_CSV,
     EXPECTED_SUPPRESSED,
@@ -31,8 +32,7 @@ from tests.report.handmade import (
     MONTH,
     load_small_warehouse,
 )
-from tests.report.htmltext import measure_rows, read, visible_text
-from tests.warehouse.frames import pseudo
+from tests.warehouse.extracts import pseudo
 
 
 def publish(engine: Engine, settings: Settings, config: PackConfig) -> PublishResult:
@@ -134,7 +134,7 @@ def test_team_breakdown_and_referral_breakdowns(published: Published) -> None:
     rows = {r[0]: r[1:] for r in read(published.html).rows if r}
     # Team, permanent, agency, vacant FTE, vacancy rate, average caseload, over 20.
     assert rows["Assessment North"] == ["1.5", "1.0", "1.0", "40.0%", "20.0", "1"]
-    assert rows[handmade.SCRIPT_TEAM] == ["1.0", "0.0", "0.5", "33.3%", "25.0", "1"]
+    assert rows[pack_month.SCRIPT_TEAM] == ["1.0", "0.0", "0.5", "33.3%", "25.0", "1"]
     assert rows["Police"] == ["2", "50.0%"]
     assert rows["Schools and education"] == ["1", "25.0%"]
     assert rows["N1 abuse or neglect"] == ["2", "66.7%"]  # R2 went no further
@@ -165,8 +165,11 @@ def test_data_quality_appendix_lists_files_warnings_and_resubmissions(
     text = visible_text(published.html)
     for name in ("workforce_330_2024-03.csv", "referrals_330_2024-03.csv"):
         assert name in text
-    assert "volume_in_range: fewer rows than half the median" in text
-    assert "— 2 rows" in text
+    # March's closures carry the suite's real warning: 5 RC9 capacity closures.
+    assert (
+        "capacity_closure_not_rc7 (closure_reason): a capacity closure should have reason RC7"
+        " — 5 rows" in text
+    )
     # February's closures were resubmitted: both loads are listed, the first replaced.
     assert text.count("closures_330_2024-02.csv") == 2
     assert "replaced by a resubmission loaded" in text
@@ -244,9 +247,9 @@ def test_no_identifier_reaches_a_pack(published: Published) -> None:
     result = published.result
     outputs = [Path(result.html), Path(result.kpis_csv), Path(result.audiences[1].html)]
     identifiers = [
-        *handmade.CHILDREN,
-        *(pseudo(child) for child in handmade.CHILDREN),
-        *handmade.REFERRAL_IDS,
+        *pack_month.CHILDREN,
+        *(pseudo(child) for child in pack_month.CHILDREN),
+        *pack_month.REFERRAL_IDS,
         *(pseudo(f"SW{post}") for post in ("P1", "P2", "P3", "P4")),
     ]
     for path in outputs:
@@ -274,7 +277,7 @@ def test_a_month_with_nothing_loaded_is_refused(
 def test_a_missing_dataset_is_said_at_the_top(
     pack_db: Engine, settings: Settings, config: PackConfig
 ) -> None:
-    handmade.load_file(pack_db, "closures", MONTH, handmade.march_closures())
+    pack_month.load_file(pack_db, "closures", MONTH, pack_month.march_closures())
     result = publish(pack_db, settings, config)
     assert result.missing == ("workforce", "referrals")
     text = visible_text(Path(result.html).read_text(encoding="utf-8"))

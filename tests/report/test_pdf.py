@@ -23,23 +23,23 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
+from etl.kpis import registry
 from etl.reference.load import load_shipped
 from etl.report.archive import pdf_file
 from etl.report.config import PackConfig, load_pack_config
 from etl.report.content import gather
 from etl.report.figures import number_text
 from etl.report.publish import PublishResult, publish_pack
-from etl.report.reference import catalogue
 from etl.report.view import View, build_view
 from etl.settings import Settings
 from etl.warehouse.db import make_engine, upgrade
 from tests.mailserver import mail_server, plain_smtp
-from tests.report import handmade
+from tests.report import pack_month
 from tests.report.chromium import ensure_chromium
 from tests.report.conftest import clear, make_settings
-from tests.report.handmade import LA, MONTH, load_small_warehouse
+from tests.report.pack_month import LA, MONTH, load_small_warehouse
 from tests.report.test_cli_report import run
-from tests.warehouse.frames import pseudo
+from tests.warehouse.extracts import pseudo
 
 #: What poppler-utils' pdfinfo says of an A4 page printed by Chromium.
 A4 = "594.96 x 841.92 pts (A4)"
@@ -141,7 +141,7 @@ def test_the_pdf_holds_the_figures_of_kpis_csv(printed: Printed, config: PackCon
     with Path(printed.result.kpis_csv).open(newline="", encoding="utf-8") as handle:
         values = {row["kpi_id"]: row["value"] for row in csv.DictReader(handle)}
     texts = page_texts(printed.pdfs[0])
-    measures = catalogue()
+    measures = registry()
     # The headline tiles come first, on page 1, as the pack prints them.
     headline = [k for k in config.targets if values[k]]
     assert len(headline) == 7  # the two rates over 12 months have no earlier files
@@ -184,14 +184,14 @@ def test_no_table_row_is_cut_across_pages(printed: Printed) -> None:
 def test_no_identifier_reaches_a_pdf(printed: Printed) -> None:
     # The PDF's bytes are compressed: only its text can show a leak.
     identifiers = [
-        *handmade.CHILDREN,
-        *(pseudo(child) for child in handmade.CHILDREN),
-        *handmade.REFERRAL_IDS,
+        *pack_month.CHILDREN,
+        *(pseudo(child) for child in pack_month.CHILDREN),
+        *pack_month.REFERRAL_IDS,
         *(pseudo(f"SW{post}") for post in ("P1", "P2", "P3", "P4")),
     ]
     for pdf in printed.pdfs:
         text = " ".join(page_texts(pdf))
-        assert handmade.SCRIPT_TEAM in text  # the text is read: a team name is in it
+        assert pack_month.SCRIPT_TEAM in text  # the text is read: a team name is in it
         for identifier in identifiers:
             assert identifier not in text, (pdf.name, identifier)
 

@@ -10,29 +10,29 @@ from etl.report.config import PackConfig
 from etl.report.publish import missing_datasets, pack_sent, publish_pack
 from etl.settings import Settings
 from etl.warehouse.load import load_month, recompute_after_load
-from tests.report import handmade
-from tests.report.handmade import LA, MONTH
-from tests.warehouse.frames import digest, frame
+from tests.report import pack_month
+from tests.report.pack_month import LA, MONTH
+from tests.warehouse.extracts import land
 
 
 def test_missing_until_loaded(pack_db: Engine) -> None:
     assert missing_datasets(pack_db, LA, MONTH) == ["workforce", "referrals", "closures"]
-    handmade.load_file(pack_db, "referrals", MONTH, handmade.referral_rows())
+    pack_month.load_file(pack_db, "referrals", MONTH, pack_month.referral_rows())
     assert missing_datasets(pack_db, LA, MONTH) == ["workforce", "closures"]
 
 
 def test_loaded_but_not_recomputed_is_still_missing(pack_db: Engine) -> None:
     """The DAG loads and recomputes in two tasks: a pack in between would show blanks."""
-    typed = frame("closures", handmade.march_closures())
+    landed = land("closures", pack_month.march_closures(), month=MONTH, la_code=LA)
     load_month(
         pack_db,
         dataset="closures",
         la_code=LA,
         month=MONTH,
-        frame=typed,
-        file_name=f"closures_{LA}_{MONTH}.csv",
-        file_sha256=digest(typed),
-        rows_read=len(typed),
+        frame=landed.frame,
+        file_name=landed.file_name,
+        file_sha256=landed.sha256,
+        rows_read=landed.rows_read,
         loaded_by="test",
         recompute=False,
     )
@@ -42,7 +42,7 @@ def test_loaded_but_not_recomputed_is_still_missing(pack_db: Engine) -> None:
 
 
 def test_an_empty_file_counts_as_loaded(pack_db: Engine) -> None:
-    handmade.load_file(pack_db, "closures", MONTH, [])
+    pack_month.load_file(pack_db, "closures", MONTH, [])
     assert "closures" not in missing_datasets(pack_db, LA, MONTH)
 
 

@@ -25,8 +25,8 @@ from etl.report.publish import publish_pack
 from etl.warehouse.db import make_engine, upgrade
 from tests.report.chromium import dump_dom, ensure_chromium, screenshot
 from tests.report.conftest import make_settings
-from tests.report.handmade import LA, MONTH, SCRIPT_TEAM, load_small_warehouse
 from tests.report.htmltext import read
+from tests.report.pack_month import LA, MONTH, SCRIPT_TEAM, load_small_warehouse
 
 WIDTH, HEIGHT, PAGE = 1200, 3000, 680
 

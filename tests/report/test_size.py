@@ -20,8 +20,8 @@ from etl.report.publish import publish_pack
 from etl.warehouse.db import make_engine, upgrade
 from tests.mailserver import mail_server, plain_smtp
 from tests.report.conftest import make_settings
-from tests.report.handmade import load_file
-from tests.warehouse.frames import closure, referral, vacancy, worker
+from tests.report.pack_month import load_file
+from tests.warehouse.extracts import closure, referral, vacancy, worker
 
 MONTHS = month_range(Month(2023, 4), 24)
 TEAMS = 60

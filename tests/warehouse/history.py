@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from etl.months import Month, month_range
-from tests.warehouse.frames import closure, leaver, referral, vacancy, worker
+from tests.warehouse.extracts import closure, leaver, referral, vacancy, worker
 
 FIRST = Month(2022, 4)
 MONTHS = month_range(FIRST, 36)

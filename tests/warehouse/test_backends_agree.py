@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from etl.warehouse.db import upgrade
 from etl.warehouse.schema import measures
 from tests.warehouse.conftest import drop, new_engine
-from tests.warehouse.frames import load
+from tests.warehouse.extracts import load
 from tests.warehouse.history import DATASETS, MONTHS, history
 
 

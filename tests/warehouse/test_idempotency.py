@@ -20,7 +20,7 @@ from etl.warehouse.measures import compute_measures, known_months
 from etl.warehouse.schema import measures
 from tests.warehouse.checksums import load_history, orphan_rows, warehouse_checksums
 from tests.warehouse.conftest import empty
-from tests.warehouse.frames import load
+from tests.warehouse.extracts import load
 from tests.warehouse.history import DATASETS, MONTHS, altered, history
 
 FILES = history()

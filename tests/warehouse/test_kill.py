@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from etl.warehouse.db import schema_of, upgrade
 from tests.warehouse.checksums import load_history, warehouse_checksums
 from tests.warehouse.conftest import PG_URL, drop, new_engine
-from tests.warehouse.frames import load, referral
+from tests.warehouse.extracts import load, referral
 
 REPO = Path(__file__).resolve().parents[2]
 MARCH = "2024-03"

@@ -18,7 +18,7 @@ from etl.warehouse.measures import kpis_for
 from etl.warehouse.measures_sql import current_referrals
 from etl.warehouse.schema import closures, loads, referral_versions, workforce
 from tests.warehouse.checksums import load_history, warehouse_checksums
-from tests.warehouse.frames import closure, digest, frame, load, pseudo, referral, worker
+from tests.warehouse.extracts import closure, frame, load, pseudo, referral, worker
 
 MARCH = Month(2024, 3)
 D = date
@@ -143,7 +143,7 @@ def _load_frame(engine: Engine, dataset: str, typed: pd.DataFrame, **kwargs: Any
         month=MARCH,
         frame=typed,
         file_name=f"{dataset}_330_{MARCH}.csv",
-        file_sha256=digest(typed),
+        file_sha256="d" * 64,  # refused before the file's digest matters
         rows_read=len(typed),
         validation_summary={},
         loaded_by="test",
@@ -182,7 +182,8 @@ def test_awkward_values_survive_the_load(db: Engine) -> None:
     rows[1]["working_days_lost"] = 0.1
     load(db, "workforce", MARCH, rows)
     stored = _rows(db, workforce)
-    assert [r.team for r in stored] == teams
+    # The reader trims the spaces around a cell; everything else arrives as sent.
+    assert [r.team for r in stored] == [*teams[:4], "padded", teams[5]]
     assert [r.fte for r in stored] == [0.333333333] * len(teams)
     assert [r.caseload for r in stored][:2] == [7, None]
     assert [r.working_days_lost for r in stored][:3] == [None, 0.1, None]

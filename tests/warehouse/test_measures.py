@@ -22,7 +22,7 @@ from etl.warehouse.measures import KPI_IDS, KpiValue, kpis_for, months_affected
 from etl.warehouse.measures_sql import days_between, year_before
 from etl.warehouse.schema import working_days
 from etl.workdays import working_days_after
-from tests.warehouse.frames import closure, leaver, load, referral, vacancy, worker
+from tests.warehouse.extracts import closure, leaver, load, referral, vacancy, worker
 
 M = Month.parse
 
