@@ -91,8 +91,13 @@ def test_received_email_is_what_mail_clients_need(
     assert sorted(commissioner.rcpt_tos) == sorted(config.audience("commissioner").recipients)
     assert commissioner.mail_from == config.sender
     for received in inbox.messages:
-        assert len(received.data) < MAX_BYTES
+        # Under 1 MB without the PDF copy, under 2 MB with it (as test_size).
+        assert len(received.data) < 2 * MAX_BYTES
         message = received.message
+        pdfs = [p for p in message.iter_attachments() if p.get_content_type() == "application/pdf"]
+        assert len(pdfs) == 1
+        without_pdf = len(received.data) - len(pdfs[0].as_bytes())
+        assert without_pdf < MAX_BYTES
         assert message["Subject"] == ("Children's social care monthly pack: LA 330, March 2024")
         assert message["Auto-Submitted"] == "auto-generated"
         html, images = html_and_images(message)
