@@ -438,8 +438,14 @@ def forget_queue(queue: str) -> None:
 
 
 @contextmanager
-def running_airflow(tmp: Path, mail: MailServer) -> Iterator[Stack]:
-    """Databases, migrations, the pool and every service; all gone afterwards."""
+def running_airflow(
+    tmp: Path, mail: MailServer, overrides: Mapping[str, str] | None = None
+) -> Iterator[Stack]:
+    """Databases, migrations, the pool and every service; all gone afterwards.
+
+    ``overrides`` replace variables of :func:`environment` (a test's own
+    pack configuration, a quicker scheduler sweep).
+    """
     run_id = uuid.uuid4().hex[:10]
     home = tmp / "airflow"
     (home / "services").mkdir(parents=True)
@@ -455,6 +461,7 @@ def running_airflow(tmp: Path, mail: MailServer) -> Iterator[Stack]:
             mail=mail,
             run_id=run_id,
         )
+        env |= dict(overrides or {})
         stack = Stack(home, env, f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}")
         if EXECUTOR == "CeleryExecutor":
             cleanup.callback(forget_queue, env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"])
