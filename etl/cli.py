@@ -418,6 +418,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _print_demo(settings: Settings, summary: DemoSummary, files: int, seconds: float) -> None:
+    from etl.orchestration.demo import DEMO_APPROVER
+
     packs = sorted(settings.reports_dir.glob("*/*/commissioner-pack.html"))
     emails = sorted(settings.outbox_dir.glob("*.eml"))
     table = Table(title=f"Demo finished in {seconds:.0f} s")
@@ -432,6 +434,17 @@ def _print_demo(settings: Settings, summary: DemoSummary, files: int, seconds: f
     table.add_row(f"{len(packs)} packs (HTML, kpis.csv, benchmarks.csv)", str(settings.reports_dir))
     table.add_row(f"{len(emails)} e-mails (.eml)", str(settings.outbox_dir))
     console.print(table)
+    if summary.approved:
+        count = len(summary.approved)
+        console.print(
+            f"Sign-off: {count} {'copy' if count == 1 else 'copies'} approved automatically "
+            "by the demo "
+            f"(recorded as {DEMO_APPROVER!r}); in production an approver answers in Airflow",
+            markup=False,
+            soft_wrap=True,
+        )
+    else:
+        console.print("Sign-off: no audience of the pack configuration asks for it")
     if packs:
         console.print(f"Latest pack: {packs[-1]}")
     for run in summary.failed:

@@ -136,7 +136,7 @@ def test_sign_off_approve_reject_and_time_out_through_the_rest_api(
     assert "(file:///" in request["body"] and "commissioner-pack.html" in request["body"]
     assert mail.messages == []  # nothing goes before the answer
     reply = answer(stack, run_id, "Approve", "Read and agreed")
-    assert reply["responded_by_user"] == {"id": APPROVER, "name": APPROVER}, reply
+    assert reply["responded_by"] == {"id": APPROVER, "name": APPROVER}, reply
     assert finish(stack, run_id, "April sent")["state"] == "success"
     assert mail.recipients == [COMMISSIONER]
     (april,) = delivery_rows(warehouse)
