@@ -107,9 +107,12 @@ def finish(stack: Stack, run_id: str, what: str) -> dict[str, Any]:
         run: dict[str, Any] = stack.get(f"/dags/{REPORT}/dagRuns/{run_id}")
         return run if run["state"] in FINISHED else None
 
-    return stack.wait_for(
+    run = stack.wait_for(
         what, done, timeout=STEP_TIMEOUT, evidence=lambda: stack.task_states(REPORT, run_id)
     )
+    if run["state"] == "failed":
+        print(f"\n{what}: failed task logs\n{stack.failed_task_logs([REPORT])}")
+    return run
 
 
 def test_sign_off_approve_reject_and_time_out_through_the_rest_api(
