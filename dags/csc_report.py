@@ -9,6 +9,12 @@ configured audience through `smtp_default` (or writes `.eml` files to the
 outbox). A pack already sent is not sent again; a changed one (after a
 resubmission) goes as a marked correction; the `force` Param resends.
 
+An audience whose pack configuration asks for **sign-off** waits in the
+`sign_off` task (Airflow's "Required actions": headline figures, data
+quality, the archived pack's link) for one of its approvers: Approve sends
+it, with the approval recorded; Reject e-mails the data engineers the
+comment and sends nothing; no answer in time alerts them and sends nothing.
+
 Manual run: Params `month` (YYYY-MM), `la_code`, `force`.
 """
 
@@ -18,6 +24,7 @@ from airflow.sdk import Param, dag, task
 
 from etl.orchestration import policy
 from etl.orchestration.assets import LOADED
+from etl.orchestration.signoff import PackSignOff
 
 
 @dag(
@@ -49,7 +56,15 @@ def csc_report() -> None:
 
         return tasks.publish(target, tasks.task_settings(), force=bool(context["params"]["force"]))
 
-    publish.expand(target=packs_to_publish())
+    @task(retries=0)
+    def sign_off_requests(published: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [request for pack in published for request in pack.get("sign_off", [])]
+
+    # Waits in awaiting_input (no worker slot) for the approvers' answer; retried
+    # never, since a retry would ask again with nobody told.
+    PackSignOff.partial(task_id="sign_off", retries=0).expand(
+        request=sign_off_requests(publish.expand(target=packs_to_publish()))
+    )
 
 
 csc_report()

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
     from etl.ingest import IngestResult
     from etl.orchestration.demo import DemoSummary
+    from etl.report.config import PackConfig
+    from etl.report.deliveries import Approval
 
 console = Console(stderr=False, highlight=False)
 errors = Console(stderr=True, highlight=False)
@@ -267,8 +269,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.force and not args.send:
         raise CscError("--force only applies with --send")
+    if (args.approved_by is not None or args.comment is not None) and not args.send:
+        raise CscError("--approved-by and --comment only apply with --send")
     settings = load_settings()
     config = load_pack_config()
+    approvals = _approvals(config, args) if args.send else {}
     smtp = smtp_from_environment() if args.send else None
     engine = _engine(settings.warehouse_url, must_exist=True)
     where = f"LA {args.la}, {args.month}"
@@ -309,6 +314,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 force=args.force,
                 smtp=smtp,
                 config=config,
+                approvals=approvals,
             ),
             attempts=attempts,
             on_retry=retry,
@@ -322,6 +328,37 @@ def cmd_report(args: argparse.Namespace) -> int:
     outcome = result.describe() if args.send else "not sent (add --send to send it)"
     console.print(f"E-mail: {outcome}", markup=False, soft_wrap=True)
     return 0
+
+
+def _approvals(config: PackConfig, args: argparse.Namespace) -> dict[str, Approval]:
+    """The sign-off ``--approved-by`` gives each audience that needs one; refused before
+    anything is made when it is missing or the name is not one of the approvers."""
+    from datetime import UTC, datetime
+
+    from etl.report.deliveries import Approval
+
+    needing = [a for a in config.audiences if a.sign_off is not None]
+    if not needing:
+        return {}
+    if not args.approved_by or not args.approved_by.strip():
+        names = ", ".join(a.name for a in needing)
+        raise CscError(
+            f"the pack configuration asks for sign-off before the {names} copy is sent: "
+            "add --approved-by NAME (one of its approvers); nothing was sent"
+        )
+    refused = [
+        a
+        for a in needing
+        if a.sign_off is not None and args.approved_by not in a.sign_off.approvers
+    ]
+    if refused:
+        approvers = sorted({n for a in refused if a.sign_off for n in a.sign_off.approvers})
+        raise CscError(
+            f"{args.approved_by} may not sign off the {', '.join(a.name for a in refused)} copy "
+            f"(approvers: {', '.join(approvers)}); nothing was sent"
+        )
+    approval = Approval(by=args.approved_by, at=datetime.now(UTC), comment=args.comment or None)
+    return {a.name: approval for a in needing}
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -365,6 +402,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _print_demo(settings: Settings, summary: DemoSummary, files: int, seconds: float) -> None:
+    from etl.orchestration.demo import DEMO_APPROVER
+
     packs = sorted(settings.reports_dir.glob("*/*/commissioner-pack.html"))
     emails = sorted(settings.outbox_dir.glob("*.eml"))
     table = Table(title=f"Demo finished in {seconds:.0f} s")
@@ -379,6 +418,17 @@ def _print_demo(settings: Settings, summary: DemoSummary, files: int, seconds: f
     table.add_row(f"{len(packs)} packs (HTML, kpis.csv, benchmarks.csv)", str(settings.reports_dir))
     table.add_row(f"{len(emails)} e-mails (.eml)", str(settings.outbox_dir))
     console.print(table)
+    if summary.approved:
+        count = len(summary.approved)
+        console.print(
+            f"Sign-off: {count} {'copy' if count == 1 else 'copies'} approved automatically "
+            "by the demo "
+            f"(recorded as {DEMO_APPROVER!r}); in production an approver answers in Airflow",
+            markup=False,
+            soft_wrap=True,
+        )
+    else:
+        console.print("Sign-off: no audience of the pack configuration asks for it")
     if packs:
         console.print(f"Latest pack: {packs[-1]}")
     for run in summary.failed:
@@ -447,6 +497,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--force",
         action="store_true",
         help="with --send: send again even if already sent, or with a dataset missing",
+    )
+    p.add_argument(
+        "--approved-by",
+        metavar="NAME",
+        help="with --send: who signed the pack off, for an audience whose configuration "
+        "asks for sign-off (one of its approvers); recorded with the delivery",
+    )
+    p.add_argument(
+        "--comment",
+        metavar="TEXT",
+        help="with --approved-by: the approver's comment, recorded with the delivery",
     )
     p.set_defaults(handler=cmd_report)
 

@@ -32,6 +32,14 @@ class FileRejected(AirflowFailException):
     """
 
 
+class SignOffMissed(AirflowFailException):
+    """Nobody answered a pack's sign-off request in time: engineers told, nothing sent.
+
+    Failed at once, never retried (a retry would ask again, unannounced); the
+    engineers have had their own alert, so :func:`notify_failure` adds none.
+    """
+
+
 def smtp_connection(conn_id: str = SMTP_CONN_ID) -> Any | None:
     """The Airflow connection, or None when none is configured (use the outbox)."""
     from airflow.sdk import BaseHook
@@ -106,11 +114,11 @@ def rejection_lines(result: Any) -> list[str]:
 def notify_failure(context: Any) -> None:
     """``on_failure_callback`` of every task: tell the engineers what broke.
 
-    A rejected file has had its own alert (with the problems); a second,
-    vaguer one would only be noise.
+    A rejected file, or a sign-off nobody gave in time, has had its own alert;
+    a second, vaguer one would only be noise.
     """
     exception = context.get("exception")
-    if isinstance(exception, FileRejected):
+    if isinstance(exception, FileRejected | SignOffMissed):
         return
     ti = context.get("ti")
     dag_id = getattr(ti, "dag_id", "?")

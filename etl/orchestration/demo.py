@@ -4,7 +4,9 @@
 the three ingest DAGs and then the report DAG run in this process with
 Airflow's ``dag.test()`` on a throw-away SQLite metadata database; packs go
 to the reports folder and the e-mails to the outbox (or to ``smtp_default``
-when one is configured).  No scheduler is needed.
+when one is configured).  No scheduler is needed.  Nobody is there to sign
+off a pack: an audience whose configuration asks for sign-off is approved
+automatically by :data:`DEMO_APPROVER`, recorded as such, and the demo says so.
 """
 
 from __future__ import annotations
@@ -17,15 +19,25 @@ from pathlib import Path
 from etl.contracts import DATASETS
 from etl.months import Month
 from etl.orchestration import local
-from etl.orchestration.local import RunOutcome
+from etl.orchestration.local import Answer, RunOutcome
 
 #: Each month's runs, in order: closures are checked against loaded referrals.
 DAG_IDS = [*(f"csc_ingest_{dataset}" for dataset in DATASETS), "csc_report"]
 
 
+#: Who the demo's automatic sign-offs are recorded as.
+DEMO_APPROVER = "csc-pipeline demo (automatic)"
+_APPROVE = Answer("Approve", DEMO_APPROVER, "approved automatically by csc-pipeline demo")
+
+
 @dataclass
 class DemoSummary:
     runs: list[RunOutcome] = field(default_factory=list)
+
+    @property
+    def approved(self) -> list[str]:
+        """The sign-off requests the demo approved by itself."""
+        return [subject for run in self.runs for subject in run.answered]
 
     @property
     def failed(self) -> list[RunOutcome]:
@@ -56,7 +68,8 @@ def run_months(
             for dag_id in DAG_IDS:
                 if started is not None:
                     started(f"{month} {dag_id}")
-                outcome = local.run_dag(dags[dag_id], conf)
+                answer = _APPROVE if dag_id == "csc_report" else None
+                outcome = local.run_dag(dags[dag_id], conf, answer)
                 summary.runs.append(outcome)
                 if finished is not None:
                     finished(outcome)

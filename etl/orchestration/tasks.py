@@ -229,7 +229,145 @@ def publish(target: dict[str, Any], settings: Settings, *, force: bool = False) 
     result = publish_pack(
         engine, settings, la_code, month, send=True, force=force, smtp=smtp, config=config
     )
-    return {**target, "status": "published", **result.summary()}
+    return {
+        **target,
+        "status": "published",
+        **result.summary(),
+        "sign_off": sign_off_requests(result, config),
+    }
+
+
+def sign_off_requests(result: Any, config: Any) -> list[dict[str, Any]]:
+    """One request per audience whose copy waits for sign-off: what the approver is shown."""
+    from etl.report.publish import AWAITING_SIGN_OFF
+
+    requests = []
+    for outcome in result.audiences:
+        if outcome.outcome != AWAITING_SIGN_OFF:
+            continue
+        sign_off = config.audience(outcome.audience).sign_off
+        requests.append(
+            {
+                "la_code": result.la_code,
+                "month": str(result.month),
+                "audience": outcome.audience,
+                "pack_sha256": outcome.pack_sha256,
+                "html": outcome.html,
+                "subject": outcome.subject,
+                "body": outcome.review,
+                "approvers": list(sign_off.approvers),
+                "wait_hours": sign_off.wait_hours,
+            }
+        )
+    return requests
+
+
+def send_signed_off(request: dict[str, Any], approval: Any, context: Any) -> dict[str, Any]:
+    """Send the approved copy to its audience and record the approval with the delivery.
+
+    A copy that changed since it was approved (a resubmission loaded while
+    it waited) is not sent: the engineers are told and the task fails, so
+    the month is published and signed off again.
+    """
+    from etl.orchestration.alerts import send_to_engineers
+    from etl.report.config import load_pack_config
+    from etl.report.publish import CHANGED, publish_pack
+
+    settings = task_settings()
+    config = load_pack_config()
+    result = publish_pack(
+        warehouse(settings),
+        settings,
+        request["la_code"],
+        Month.parse(request["month"]),
+        send=True,
+        smtp=_smtp(),
+        config=config,
+        approvals={request["audience"]: approval},
+        audiences={request["audience"]},
+    )
+    (outcome,) = result.audiences
+    summary = _decision(request, "approved", approval) | {"outcome": outcome.outcome}
+    if outcome.outcome == CHANGED:
+        send_to_engineers(
+            f"csc-pipeline: {request['la_code']} {request['month']} {request['audience']} "
+            "pack changed after sign-off, not sent",
+            [
+                f"{approval.by} approved the {request['audience']} copy of the pack for LA "
+                f"{request['la_code']}, {request['month']}, but its figures changed before it "
+                "was sent (a file was loaded since): nothing was sent.",
+                "Run csc_report for the month again to ask for sign-off of the new pack.",
+            ],
+            context,
+            settings=settings,
+        )
+        from etl.orchestration.alerts import SignOffMissed
+
+        raise SignOffMissed(f"{request['audience']}: the pack changed since it was approved")
+    log.info("%s signed off by %s: %s", request["audience"], approval.by, outcome.outcome)
+    return summary
+
+
+def sign_off_rejected(request: dict[str, Any], approval: Any, context: Any) -> dict[str, Any]:
+    """Nothing is sent; the data engineers get the rejection and its comment."""
+    from etl.orchestration.alerts import send_to_engineers
+
+    where = f"LA {request['la_code']}, {request['month']}"
+    send_to_engineers(
+        f"csc-pipeline: {request['la_code']} {request['month']} {request['audience']} "
+        "pack rejected at sign-off",
+        [
+            f"{approval.by} rejected the {request['audience']} copy of the pack for {where} "
+            f"at {approval.at:%Y-%m-%d %H:%M} UTC: nothing was sent to its recipients.",
+            "",
+            "Their comment:",
+            "",
+            approval.comment or "(no comment given)",
+            "",
+            f"The pack as archived: {request['html']}",
+            "Correct what it says, then run csc_report for the month again.",
+        ],
+        context,
+    )
+    log.warning("%s rejected by %s: nothing sent", request["audience"], approval.by)
+    return _decision(request, "rejected", approval) | {"outcome": "not sent"}
+
+
+def sign_off_missed(request: dict[str, Any], context: Any) -> None:
+    """No answer by the deadline: tell the data engineers, send nothing, fail the task."""
+    from etl.orchestration.alerts import SignOffMissed, send_to_engineers
+
+    approvers = ", ".join(request["approvers"])
+    send_to_engineers(
+        f"csc-pipeline: {request['la_code']} {request['month']} {request['audience']} "
+        "pack not signed off in time",
+        [
+            f"Nobody signed off the {request['audience']} copy of the pack for LA "
+            f"{request['la_code']}, {request['month']} within {request['wait_hours']:g} hours "
+            f"(approvers: {approvers}): nothing was sent to its recipients.",
+            "",
+            f"The pack as archived: {request['html']}",
+            "Ask an approver to look at it, then run csc_report for the month again, or send "
+            "it with `csc-pipeline report --send --approved-by NAME`.",
+        ],
+        context,
+    )
+    raise SignOffMissed(
+        f"no sign-off of the {request['audience']} pack within {request['wait_hours']:g} hours"
+    )
+
+
+def _decision(request: dict[str, Any], decision: str, approval: Any) -> dict[str, Any]:
+    """What the sign-off task returns (XCom): the request without its long body."""
+    return {
+        "la_code": request["la_code"],
+        "month": request["month"],
+        "audience": request["audience"],
+        "decision": decision,
+        "by": approval.by,
+        "at": approval.at.isoformat(),
+        "comment": approval.comment,
+    }
 
 
 def check_deadline(target: dict[str, Any], settings: Settings, context: Any) -> dict[str, Any]:

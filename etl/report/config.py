@@ -111,6 +111,25 @@ class Plan(_Strict):
         return self.start_month + (plan_month - 1)
 
 
+class SignOff(_Strict):
+    """Who must approve an audience's copy before it is sent, and how long they have."""
+
+    #: Airflow user ids allowed to approve (the user name under the simple
+    #: auth manager); Airflow refuses anyone else's answer.  The command line's
+    #: ``--approved-by`` must be one of them too.
+    approvers: list[str] = Field(min_length=1)
+    #: Hours the request waits for an answer; then the data engineers are told
+    #: and nothing is sent.
+    wait_hours: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _named(self) -> SignOff:
+        blank = [a for a in self.approvers if not a.strip()]
+        if blank:
+            raise ValueError("sign_off.approvers: an approver's name cannot be blank")
+        return self
+
+
 class Audience(_Strict):
     """One recipient list and how its copy of the pack is made."""
 
@@ -120,6 +139,8 @@ class Audience(_Strict):
     suppress_small_numbers: bool
     #: A regional hub's copy: adds every loaded LA's headline measures and the hub's total.
     hub_table: bool = False
+    #: Approval needed before this copy is sent; None: it goes as soon as it is made.
+    sign_off: SignOff | None = None
 
     @model_validator(mode="after")
     def _addresses(self) -> Audience:

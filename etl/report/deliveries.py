@@ -27,6 +27,20 @@ from etl.warehouse.schema import deliveries
 
 
 @dataclass(frozen=True)
+class Approval:
+    """Someone's sign-off of one audience's copy of a pack (pack.yml ``sign_off``)."""
+
+    #: The approver: the Airflow user who answered, or ``--approved-by``.
+    by: str
+    at: datetime
+    comment: str | None = None
+    #: The digest of the copy approved; None: whatever the copy is now (the
+    #: command line, which renders and sends in one go).  A copy that changed
+    #: since it was approved is not sent on that approval.
+    pack_sha256: str | None = None
+
+
+@dataclass(frozen=True)
 class Delivery:
     audience: str
     pack_sha256: str
@@ -37,6 +51,8 @@ class Delivery:
     recipients: int
     #: smtp or outbox.
     transport: str
+    #: The sign-off it went on, for an audience that needs one.
+    approval: Approval | None = None
 
 
 @contextmanager
@@ -73,6 +89,9 @@ def last_deliveries(bind: Bind, la_code: str, month: Month) -> dict[str, Deliver
             sent_at=row.sent_at,
             recipients=row.recipients,
             transport=row.transport,
+            approval=None
+            if row.approved_by is None
+            else Approval(row.approved_by, row.approved_at, row.approval_comment, row.pack_sha256),
         )
     return latest
 
@@ -91,5 +110,8 @@ def record_delivery(bind: Bind, la_code: str, month: Month, delivery: Delivery) 
                 sent_at=delivery.sent_at,
                 recipients=delivery.recipients,
                 transport=delivery.transport,
+                approved_by=delivery.approval.by if delivery.approval else None,
+                approved_at=delivery.approval.at if delivery.approval else None,
+                approval_comment=delivery.approval.comment if delivery.approval else None,
             )
         )

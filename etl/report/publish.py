@@ -9,6 +9,12 @@ send with the last one that audience received (the ``deliveries`` table):
 * a different pack (a file was resubmitted since): send it marked as a
   correction ("correction").
 
+An audience whose configuration asks for sign-off (``sign_off``) is sent
+only on an :class:`~etl.report.deliveries.Approval` of its copy; without one
+its outcome is "awaiting sign-off" (nothing sent), and an approval of a copy
+that has changed since is not used ("changed since sign-off").  The approval
+is recorded with the delivery.
+
 A delivery is recorded only after its e-mail went, so a mail server that is
 down fails the run (:class:`~etl.errors.MailUnavailable`, which the
 DAG retries) with nothing recorded, and the next run sends exactly once.
@@ -21,6 +27,7 @@ least once, never silently not at all.)
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,13 +52,20 @@ from etl.report.archive import (
 from etl.report.charts import render_all
 from etl.report.config import Audience, PackConfig, load_pack_config
 from etl.report.content import PackData, gather
-from etl.report.deliveries import Delivery, delivery_lock, last_deliveries, record_delivery
+from etl.report.deliveries import (
+    Approval,
+    Delivery,
+    delivery_lock,
+    last_deliveries,
+    record_delivery,
+)
 from etl.report.delivery import SmtpSettings, send_message
 from etl.report.figures import day
 from etl.report.hub import hub_las
 from etl.report.message import build_message
 from etl.report.pdf import Printer, running_head
 from etl.report.render import data_uris, render_html
+from etl.report.signoff import review_body, review_subject
 from etl.report.view import View, build_view
 from etl.settings import Settings
 from etl.warehouse.db import Bind, transaction
@@ -62,6 +76,8 @@ CORRECTION = "correction"
 FORCED = "forced"
 ALREADY_SENT = "already sent"
 NOT_SENT = "not sent"
+AWAITING_SIGN_OFF = "awaiting sign-off"
+CHANGED = "changed since sign-off"
 
 
 class NothingToReport(CscError):
@@ -79,6 +95,9 @@ class AudienceOutcome:
     html: str
     #: Where the e-mail went (``smtp://host:port`` or the ``.eml`` path).
     where: str | None = None
+    #: Awaiting sign-off: the request's subject and body (Markdown) for the approver.
+    subject: str | None = None
+    review: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,11 +156,16 @@ def publish_pack(
     force: bool = False,
     smtp: SmtpSettings | None = None,
     config: PackConfig | None = None,
+    approvals: Mapping[str, Approval] | None = None,
+    audiences: Collection[str] | None = None,
 ) -> PublishResult:
     """Render and archive the pack of ``la_code`` and ``month``; with ``send``, e-mail it.
 
     Each copy is archived as HTML with its PDF beside it (attached to the
     e-mail).  ``smtp`` None writes the e-mails as ``.eml`` files to the outbox.
+    ``approvals`` (by audience name) are the sign-offs of the audiences that
+    need one; ``audiences`` limits the result and the sending to those named
+    (the pack is rendered and archived whole either way).
     Raises :class:`NothingToReport` when no file of the month is loaded,
     :class:`~etl.errors.ConfigError` without Chromium to print the PDF and
     :class:`~etl.report.pdf.PdfFailed` when it fails (both before anything
@@ -184,9 +208,11 @@ def publish_pack(
     html = folder / PACK_FILE
     csv_path = archive(folder / CSV_FILE, kpis_csv(data.kpis.values()))
     archive(folder / BENCHMARKS_FILE, benchmarks_csv(data.benchmarks))
-    run = _Run(engine, settings, data, config, smtp, force)
+    run = _Run(engine, settings, data, config, smtp, force, dict(approvals or {}))
     outcomes = []
     for audience in config.audiences:
+        if audiences is not None and audience.name not in audiences:
+            continue
         copy = copies[_variant(audience)]
         archived = html if _variant(audience) == _PLAIN else folder / audience_file(audience.name)
         digest = copy.view.digest()
@@ -195,6 +221,12 @@ def publish_pack(
         )
         if send:
             outcome = run.deliver(audience, copy, pdfs[archived], outcome)
+        if outcome.outcome == AWAITING_SIGN_OFF:
+            outcome = replace(
+                outcome,
+                subject=review_subject(copy.view, audience.title),
+                review=review_body(copy.view, data, archived),
+            )
         outcomes.append(outcome)
     return PublishResult(
         la_code,
@@ -268,11 +300,15 @@ class _Run:
     config: PackConfig
     smtp: SmtpSettings | None
     force: bool
+    approvals: dict[str, Approval]
 
     def deliver(
         self, audience: Audience, copy: _Copy, pdf: bytes, outcome: AudienceOutcome
     ) -> AudienceOutcome:
         """Send ``audience`` its copy unless it has it already; record what went.
+
+        An audience that needs sign-off is sent only on an approval of this
+        very copy (its digest), and the approval is recorded with it.
 
         Under the month's delivery lock, so a second publisher waits and then
         finds this delivery recorded.  A failed send rolls the transaction
@@ -290,6 +326,15 @@ class _Run:
                 status = FORCED
             else:
                 return replace(outcome, outcome=ALREADY_SENT)
+            approval = self.approvals.get(audience.name)
+            if audience.sign_off is not None:
+                if approval is None:
+                    return replace(outcome, outcome=AWAITING_SIGN_OFF)
+                if approval.pack_sha256 not in (None, outcome.pack_sha256):
+                    return replace(outcome, outcome=CHANGED)
+                approval = replace(approval, pack_sha256=outcome.pack_sha256)
+            else:
+                approval = None  # recorded only where the configuration asks for one
             message = build_message(
                 copy.view,
                 copy.charts,
@@ -311,6 +356,7 @@ class _Run:
                     sent_at=datetime.now(UTC),
                     recipients=len(audience.recipients),
                     transport="smtp" if self.smtp else "outbox",
+                    approval=approval,
                 ),
             )
         return replace(outcome, outcome=status, where=where)

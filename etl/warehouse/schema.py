@@ -241,6 +241,11 @@ deliveries = sa.Table(
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("recipients", sa.Integer, nullable=False),
     sa.Column("transport", sa.String(8), nullable=False),
+    # The sign-off of an audience that needs one (pack.yml ``sign_off``): who
+    # approved this copy, when, and their comment; empty for the others.
+    sa.Column("approved_by", sa.String(255)),
+    sa.Column("approved_at", sa.DateTime(timezone=True)),
+    sa.Column("approval_comment", sa.Text),
     sa.CheckConstraint(sa.column("status").in_(DELIVERY_STATUSES), name="status"),
     sa.CheckConstraint(sa.column("transport").in_(DELIVERY_TRANSPORTS), name="transport"),
 )

@@ -464,6 +464,7 @@ def worker_environment(number: int) -> dict[str, str]:
 def running_airflow(
     tmp: Path,
     mail: MailServer,
+    overrides: Mapping[str, str] | None = None,
     *,
     workers: int = 1,
     worker_concurrency: int | None = None,
@@ -472,8 +473,10 @@ def running_airflow(
 ) -> Iterator[Stack]:
     """Databases, migrations, the pool and every service; all gone afterwards.
 
-    On Celery, ``workers`` ``airflow celery worker`` processes take tasks
-    from the run's one queue, each ``worker_concurrency`` at a time (default
+    ``overrides`` replace variables of :func:`environment` (a test's own
+    pack configuration, a quicker scheduler sweep).  On Celery, ``workers``
+    ``airflow celery worker`` processes take tasks from the run's one queue,
+    each ``worker_concurrency`` at a time (default
     ``AIRFLOW__CELERY__WORKER_CONCURRENCY``); with more than one, each
     records its own host name (``worker-1``, ``worker-2``...) on the task
     instances it runs.  ``la_codes`` is ``CSC_LA_CODES``.
@@ -497,6 +500,7 @@ def running_airflow(
             la_codes=la_codes,
             executor=executor,
         )
+        env |= dict(overrides or {})
         stack = Stack(home, env, f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}")
         if executor == "CeleryExecutor":
             cleanup.callback(forget_queue, env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"])
