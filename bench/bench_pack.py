@@ -30,6 +30,7 @@ from scale_common import CLI, environment, load_average, run, sample, scratch, w
 
 from etl.months import Month
 from etl.sample.sizes import all_la_codes
+from etl.warehouse.db import make_engine
 from etl.warehouse.schema import DATA_TABLES, loads, measures
 
 TARGET_SECONDS = 2.0
@@ -92,7 +93,7 @@ def _time_pack(label: str, root: Path, env: dict[str, str], month: str) -> None:
 
 def _copy_la(url: str, la_code: str, codes: list[str]) -> int:
     """Copy every row of ``la_code`` under each of ``codes``, in SQL (one statement a table)."""
-    engine = sa.create_engine(url)
+    engine = make_engine(url)  # the warehouse's schema, as the CLI has it
     targets = sa.values(sa.column("code", sa.String), name="targets").data([(c,) for c in codes])
     code = targets.c.code
 
