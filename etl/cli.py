@@ -68,12 +68,32 @@ def _progress() -> Progress:
 
 
 def cmd_sample_data(args: argparse.Namespace) -> int:
-    files = _write_sample(args.out, args.la, args.start, args.months, args.seed, args.mess)
+    codes = _sample_las(args.la)
+    if len(codes) == 1:
+        files = _write_sample(args.out, codes[0], args.start, args.months, args.seed, args.mess)
+        what = f"LA {codes[0]}"
+    else:
+        files = _write_hub(args.out, codes, args.start, args.months, args.seed, args.mess)
+        what = f"{len(codes)} LAs, each sized from its published figures,"
     console.print(
-        f"Wrote {len(files)} files for LA {args.la}, {args.start} to "
+        f"Wrote {len(files)} files for {what} {args.start} to "
         f"{args.start + (args.months - 1)}, into {args.out}"
     )
     return 0
+
+
+def _sample_las(text: str) -> list[str]:
+    """One code (the story's council, any 3-digit code), or several or ``all`` (sized)."""
+    from etl.filenames import is_la_code
+    from etl.sample.sizes import parse_la_list
+
+    if "," not in text and text.strip().lower() != "all":
+        if not is_la_code(text.strip()):
+            raise CscError(
+                f"--la {text!r} is not a 3-digit DfE LA code, a comma-separated list or all"
+            )
+        return [text.strip()]
+    return parse_la_list(text)
 
 
 def _write_sample(
@@ -94,6 +114,35 @@ def _write_sample(
             mess=mess,
             progress=lambda _month: progress.advance(task),
         )
+
+
+def _write_hub(
+    out: Path, codes: list[str], start: Month, months: int, seed: int, mess: bool
+) -> list[Path]:
+    """Every LA's files, each LA sized from its own published figures."""
+    from etl.sample import write_sample
+    from etl.sample.sizes import profile_of
+
+    if months < 1:
+        raise CscError("--months must be at least 1")
+    # Every profile first: an LA without published figures stops the run before a file is written.
+    profiles = {code: profile_of(code) for code in codes}
+    files: list[Path] = []
+    with _progress() as progress:
+        task = progress.add_task("Generating sample extracts", total=months * len(codes))
+        for code, profile in profiles.items():
+            progress.update(task, description=f"Generating sample extracts: LA {code}")
+            files += write_sample(
+                out,
+                la_code=code,
+                start=start,
+                months=months,
+                seed=seed,
+                mess=mess,
+                profile=profile,
+                progress=lambda _month: progress.advance(task),
+            )
+    return sorted(files)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -461,7 +510,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample-data", help="write realistic synthetic extracts for every month")
     p.add_argument("--out", type=Path, required=True, help="folder to write the files into")
-    p.add_argument("--la", type=_la_code, default="330", help="DfE LA code (default 330)")
+    p.add_argument(
+        "--la",
+        default="330",
+        help="DfE LA code (default 330, the story's council); or a comma-separated list, "
+        "or all (every LA of DfE's statistical neighbour model), each sized from its "
+        "published figures",
+    )
     p.add_argument("--start", type=_month, default=Month(2022, 4), help="first month, YYYY-MM")
     p.add_argument("--months", type=int, default=36, help="how many months (default 36)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")

@@ -186,7 +186,10 @@ def validate_landed(
         # What the cross-file rules need from the warehouse.
         with engine.connect() as connection:
             if name.dataset == "closures":
-                references = {"referrals": queries.current_referrals(connection, name.la_code)}
+                # Only the referrals the file names: the rest cannot change its checks.
+                named = extract.frame.get("referral_id", pd.Series(dtype="str")).dropna()
+                current = queries.current_referrals(connection, name.la_code, named.tolist())
+                references = {"referrals": current}
             history = queries.monthly_volumes(connection, name.dataset, name.la_code, name.month)
     # ``check`` returns the reader's problems alone for a file it could not read.
     checked = check(extract, key=key, references=references, volume_history=history, gx_dir=gx_dir)

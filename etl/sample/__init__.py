@@ -44,12 +44,15 @@ def write_sample(
     mess: bool = False,
     progress: Callable[[Month], None] | None = None,
     mess_variants: Sequence[str] | None = None,
+    profile: story.Profile = story.STORY,
 ) -> list[Path]:
     """Write every month's workforce, referrals and closures extract; return the paths, sorted.
 
     ``mess`` gives each file a rotating combination of mess variants;
     ``mess_variants`` forces the named ones on every file instead (unknown
     names raise ValueError).  ``progress`` is called once per month written.
+    ``profile`` sizes the council (:func:`etl.sample.sizes.profile_of` for an
+    LA's own); the default is the story's council.
     """
     if not is_la_code(la_code):
         raise ValueError(f"{la_code!r} is not a 3-digit DfE LA code")
@@ -59,12 +62,15 @@ def write_sample(
     story.check_codes()
     out_dir.mkdir(parents=True, exist_ok=True)
 
+    # The story keeps the streams it always had (its files do not change); a
+    # sized LA mixes its code in, so two LAs of one hub never share a stream.
+    key = (seed,) if profile is story.STORY else (seed, int(la_code))
     calendar = WorkCalendar(
         start - story.WARM_UP_MONTHS, start + (months + 12 * _CALENDAR_YEARS_AFTER)
     )
-    episodes, children = simulate_referrals(_rng(seed, _REFERRALS), calendar, start, months)
-    close_for_capacity(_rng(seed, _CAPACITY), calendar, episodes, start)
-    workforce = simulate_workforce(_rng(seed, _WORKFORCE), calendar, la_code, start, months)
+    episodes, children = simulate_referrals(_rng(key, _REFERRALS), calendar, start, months, profile)
+    close_for_capacity(_rng(key, _CAPACITY), calendar, episodes, start, profile)
+    workforce = simulate_workforce(_rng(key, _WORKFORCE), calendar, la_code, start, months, profile)
 
     paths: list[Path] = []
     for t, (month, workforce_table) in enumerate(workforce):
@@ -75,15 +81,15 @@ def write_sample(
         }
         for index, dataset in enumerate(DATASETS):
             variants = forced if forced is not None else _mess.rotation(index, t) if mess else ()
-            rng = _rng(seed, _MESS, index, t)
+            rng = _rng(key, _MESS, index, t)
             paths.append(_write(out_dir, tables[dataset], la_code, month, variants, rng))
         if progress is not None:
             progress(month)
     return sorted(paths)
 
 
-def _rng(seed: int, *stream: int) -> np.random.Generator:
-    return np.random.default_rng([seed, *stream])
+def _rng(key: tuple[int, ...], *stream: int) -> np.random.Generator:
+    return np.random.default_rng([*key, *stream])
 
 
 def _write(

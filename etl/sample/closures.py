@@ -17,7 +17,11 @@ _LOOK_BACK = 3
 
 
 def close_for_capacity(
-    rng: np.random.Generator, calendar: WorkCalendar, episodes: Episodes, start: Month
+    rng: np.random.Generator,
+    calendar: WorkCalendar,
+    episodes: Episodes,
+    start: Month,
+    profile: story.Profile = story.STORY,
 ) -> None:
     """Close, each month, the story's number of unallocated referrals for want of a worker.
 
@@ -29,7 +33,7 @@ def close_for_capacity(
     rc7 = REASONS.index("RC7")
     for t in range(int(episodes.month.min()), int(episodes.month.max()) + 1):
         month = start + t
-        wanted = max(0, round(story.CAPACITY_CLOSURES.at(t) + rng.normal(0, 1.5)))
+        wanted = max(0, round(profile.capacity_closures.at(t) + rng.normal(0, 1.5)))
         first, last = as_day(month.start), as_day(month.end)
         earliest = np.maximum(first, episodes.date + _WAITED)
         latest = np.minimum(last, episodes.authorised - np.timedelta64(1, "D"))

@@ -100,8 +100,15 @@ class Episodes:
 class ReferralModel:
     """Generates each month's referrals, carrying the children from month to month."""
 
-    def __init__(self, rng: np.random.Generator, calendar: WorkCalendar, start: Month) -> None:
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        calendar: WorkCalendar,
+        start: Month,
+        profile: story.Profile = story.STORY,
+    ) -> None:
         self.rng = rng
+        self.profile = profile
         self.calendar = calendar
         self.start = start
         empty_days = np.array([], dtype="datetime64[D]")
@@ -115,7 +122,9 @@ class ReferralModel:
         rng = self.rng
         month = self.start + t
         count = round(
-            story.REFERRALS_PER_MONTH * story.SEASON[month.month] * (1 + rng.normal(0, 0.015))
+            self.profile.referrals_per_month
+            * story.SEASON[month.month]
+            * (1 + rng.normal(0, 0.015))
         )
         dates = self._dates(month, count)
         child = self._children(month, t, dates)
@@ -125,7 +134,7 @@ class ReferralModel:
         teams = np.where(nfa, team("Front Door (MASH)"), area_teams("Assessment")[area])
         disabled = (need == NEEDS.index("N2")) & (rng.random(count) < 0.7)
         teams = np.where(disabled, team("Disabled Children"), teams)
-        allocated = ~nfa & (rng.random(count) >= story.UNALLOCATED.at(t))
+        allocated = ~nfa & (rng.random(count) >= self.profile.unallocated.at(t))
         start, authorised = self._assessments(t, dates, nfa)
         reason, closed, closing = self._endings(t, nfa, authorised, area, teams)
         self._remember(child, t, np.where(nfa, dates, closed))
@@ -169,7 +178,9 @@ class ReferralModel:
         recent = np.flatnonzero(free & (kids.last_month >= t - 11) & (kids.last_month < t))
         older = np.flatnonzero(free & (kids.last_month < t - 11))
         again = rng.choice(
-            recent, min(len(recent), rng.binomial(count, story.RE_REFERRAL.at(t))), replace=False
+            recent,
+            min(len(recent), rng.binomial(count, self.profile.re_referral.at(t))),
+            replace=False,
         )
         back = rng.choice(
             older, min(len(older), rng.binomial(count, story.RETURNING)), replace=False
@@ -227,8 +238,8 @@ class ReferralModel:
         count = len(nfa)
         table = dict(story.CLOSURE_REASON)
         # Capacity closures are RC7s picked later; keep RC7's total share steady.
-        expected = story.REFERRALS_PER_MONTH * (1 - story.NFA.at(t))
-        table["RC7"] -= story.CAPACITY_CLOSURES.at(t) / expected
+        expected = self.profile.referrals_per_month * (1 - story.NFA.at(t))
+        table["RC7"] -= self.profile.capacity_closures.at(t) / expected
         reason = rng.choice(len(REASONS), count, p=weights(table))
         code = np.array(REASONS)[reason]
         after_assessment = np.isin(code, ["RC8", "RC9"])
@@ -266,10 +277,14 @@ class ReferralModel:
 
 
 def simulate_referrals(
-    rng: np.random.Generator, calendar: WorkCalendar, start: Month, months: int
+    rng: np.random.Generator,
+    calendar: WorkCalendar,
+    start: Month,
+    months: int,
+    profile: story.Profile = story.STORY,
 ) -> tuple[Episodes, Children]:
     """Every referral from the warm-up to the last month, and the children they are for."""
-    model = ReferralModel(rng, calendar, start)
+    model = ReferralModel(rng, calendar, start, profile)
     parts = [model.month(t) for t in range(-story.WARM_UP_MONTHS, months)]
     return Episodes.join(parts), model.children
 

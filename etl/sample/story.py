@@ -8,7 +8,7 @@ a shape, so the trajectory can be read (and changed) in one place.  Month index
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from etl.contracts import load_contract
 
@@ -160,3 +160,28 @@ def check_codes() -> None:
         unknown = {str(code) for code in weights} - allowed
         if unknown:
             raise ValueError(f"{dataset}.{column}: codes not in the contract: {sorted(unknown)}")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The figures that size a council and set its rates: the story's, or an LA's own.
+
+    The story above is one such profile (:data:`STORY`); :mod:`etl.sample.sizes`
+    builds one from an LA's published figures.  Everything else (mixes of codes,
+    delays, seasons) is shared by every profile.
+    """
+
+    teams: tuple[tuple[str, dict[int, int]], ...] = TEAMS
+    new_posts: tuple[int, ...] = NEW_POSTS
+    new_post_plan: tuple[tuple[str, int], ...] = NEW_POST_PLAN
+    vacancy_rate: Trajectory = VACANCY_RATE
+    agency_rate: Trajectory = AGENCY_RATE
+    turnover: Trajectory = TURNOVER
+    referrals_per_month: float = REFERRALS_PER_MONTH
+    re_referral: Trajectory = RE_REFERRAL
+    unallocated: Trajectory = UNALLOCATED
+    capacity_closures: Trajectory = field(default=CAPACITY_CLOSURES)
+
+
+#: The council in intervention the sample data has always told of.
+STORY = Profile()

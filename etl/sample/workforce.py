@@ -54,8 +54,15 @@ class Leaver:
 class WorkforceModel:
     """The establishment month by month; :meth:`step` moves it on one month."""
 
-    def __init__(self, rng: np.random.Generator, calendar: WorkCalendar, la_code: str) -> None:
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        calendar: WorkCalendar,
+        la_code: str,
+        profile: story.Profile = story.STORY,
+    ) -> None:
         self.rng = rng
+        self.profile = profile
         self.calendar = calendar
         self.la_code = la_code
         self.posts: list[Post] = []
@@ -64,8 +71,8 @@ class WorkforceModel:
         self._used_ids: set[str] = set()
         self._funded = 0
         self._leaving_carry = 0.5
-        self._plan = [team for team, count in story.NEW_POST_PLAN for _ in range(count)]
-        self._team_order = {team: i for i, (team, _) in enumerate(story.TEAMS)}
+        self._plan = [team for team, count in self.profile.new_post_plan for _ in range(count)]
+        self._team_order = {team: i for i, (team, _) in enumerate(self.profile.teams)}
 
     # --- people and posts --------------------------------------------------------
 
@@ -99,14 +106,14 @@ class WorkforceModel:
 
     def establish(self, month: Month, t: int) -> None:
         """The establishment as it stood before the first simulated month."""
-        for team, roles in story.TEAMS:
+        for team, roles in self.profile.teams:
             for role, count in roles.items():
                 for _ in range(count):
                     self._open_post(team, role, t)
         vacant = set(
             self.rng.choice(
                 len(self.posts),
-                round(story.VACANCY_RATE.at(0) * len(self.posts)),
+                round(self.profile.vacancy_rate.at(0) * len(self.posts)),
                 replace=False,
             ).tolist()
         )
@@ -132,7 +139,7 @@ class WorkforceModel:
         return leavers
 
     def _fund_posts(self, t: int) -> None:
-        funded = story.NEW_POSTS[t] if 0 <= t < len(story.NEW_POSTS) else 0
+        funded = self.profile.new_posts[t] if 0 <= t < len(self.profile.new_posts) else 0
         for _ in range(min(funded, len(self._plan))):
             # Mostly case holders, with a senior practitioner and a manager in turn.
             k = self._funded
@@ -144,7 +151,7 @@ class WorkforceModel:
         held = [post for post in self.posts if post.post_id in self.holder]
         # The story's number of leavers (carrying the fraction to next month), at
         # random: coin flips per person would let a year's turnover drift by 2-3 points.
-        expected = story.TURNOVER.at(t) / 12 * len(held) + self._leaving_carry
+        expected = self.profile.turnover.at(t) / 12 * len(held) + self._leaving_carry
         count = int(expected)
         self._leaving_carry = expected - count
         leaving = self.rng.choice(len(held), count, replace=False)
@@ -169,7 +176,7 @@ class WorkforceModel:
         """Fill vacancies down to the story's vacancy rate; agency cover in them ends."""
         establishment = sum(post.fte for post in self.posts)
         vacant_fte = sum(post.fte for post in self.posts if post.post_id not in self.holder)
-        target = story.VACANCY_RATE.at(t) * establishment * (1 + self.rng.normal(0, 0.012))
+        target = self.profile.vacancy_rate.at(t) * establishment * (1 + self.rng.normal(0, 0.012))
         # Posts vacated or funded this month are not filled the same month.
         open_posts = [
             post
@@ -212,7 +219,7 @@ class WorkforceModel:
         return leavers
 
     def _agency_target(self, t: int) -> float:
-        rate = story.AGENCY_RATE.at(t)
+        rate = self.profile.agency_rate.at(t)
         permanent = sum(post.fte for post in self.posts if post.post_id in self.holder)
         return rate / (1 - rate) * permanent
 
@@ -327,10 +334,15 @@ def _pick(rng: np.random.Generator, table: dict[int, float]) -> int:
 
 
 def simulate_workforce(
-    rng: np.random.Generator, calendar: WorkCalendar, la_code: str, start: Month, months: int
+    rng: np.random.Generator,
+    calendar: WorkCalendar,
+    la_code: str,
+    start: Month,
+    months: int,
+    profile: story.Profile = story.STORY,
 ) -> Iterator[tuple[Month, Table]]:
     """The workforce file of every written month, after the warm-up months."""
-    model = WorkforceModel(rng, calendar, la_code)
+    model = WorkforceModel(rng, calendar, la_code, profile)
     model.establish(start - story.WARM_UP_MONTHS, -story.WARM_UP_MONTHS)
     for t in range(-story.WARM_UP_MONTHS, months):
         month = start + t
