@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from etl.warehouse.db import make_engine, upgrade
 from etl.warehouse.schema import deliveries
 from tests.mailserver import mail_server
-from tests.report.handmade import load_small_warehouse
+from tests.report.pack_month import load_small_warehouse
 from tests.signoff_config import APPROVER, write_sign_off_config
 from tests.warehouse.conftest import postgres_database
 
