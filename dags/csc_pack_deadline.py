@@ -31,7 +31,7 @@ from etl.orchestration import policy
     tags=["csc", "report", "alert"],
 )
 def csc_pack_deadline() -> None:
-    @task(retries=0)
+    @task  # reads the warehouse for owed packs: retried on transient faults
     def months_due(**context: Any) -> list[dict[str, Any]]:
         from etl.orchestration import tasks
 

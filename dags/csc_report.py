@@ -44,7 +44,7 @@ from etl.orchestration.signoff import PackSignOff
     tags=["csc", "report"],
 )
 def csc_report() -> None:
-    @task(retries=0)
+    @task  # reads the warehouse for owed packs: retried on transient faults
     def packs_to_publish(**context: Any) -> list[dict[str, Any]]:
         from etl.orchestration import tasks
 
