@@ -90,6 +90,28 @@ def ask_for(stack: Stack, month: Month) -> tuple[str, dict[str, Any]]:
         timeout=STEP_TIMEOUT,
         evidence=lambda: stack.task_states(REPORT, run_id),
     )
+    # A person answers minutes later; the test must not answer before the
+    # scheduler has taken in the executor's report of the paused task's exit.
+    # Airflow 3.3.2 forgives a late report only for a resume that is still
+    # "scheduled" (scheduler_job_runner.process_executor_events), so an answer
+    # that resumed the task first had it failed as "state changed externally"
+    # (seen in 3 of about 8 runs, the resumed task's log cut off).
+    scheduler_log = stack.home / "services" / "scheduler.log"
+
+    def pause_reported() -> bool:
+        return any(
+            "Received executor event with state" in line
+            and "task_id='sign_off'" in line
+            and f"run_id='{run_id}'" in line
+            for line in scheduler_log.read_text(encoding="utf-8", errors="replace").splitlines()
+        )
+
+    stack.wait_for(
+        f"{month} pause reported to the scheduler",
+        pause_reported,
+        timeout=STEP_TIMEOUT,
+        evidence=lambda: stack.task_states(REPORT, run_id),
+    )
     request = stack.get(f"/dags/{REPORT}/dagRuns/{run_id}/taskInstances/sign_off/0/hitlDetails")
     return run_id, request
 
