@@ -58,7 +58,9 @@ def csc_report() -> None:
 
     @task(retries=0)
     def sign_off_requests(published: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [request for pack in published for request in pack.get("sign_off", [])]
+        # One slice, not iteration: iterating the mapped results asks for one
+        # past the end, which Airflow logs as an error ("XCom not found").
+        return [request for pack in published[:] for request in pack.get("sign_off", [])]
 
     # Waits in awaiting_input (no worker slot) for the approvers' answer; retried
     # never, since a retry would ask again with nobody told.
