@@ -69,11 +69,10 @@ def _progress() -> Progress:
 
 def cmd_sample_data(args: argparse.Namespace) -> int:
     codes = _sample_las(args.la)
+    files = _write_samples(args.out, codes, args.start, args.months, args.seed, args.mess)
     if len(codes) == 1:
-        files = _write_sample(args.out, codes[0], args.start, args.months, args.seed, args.mess)
         what = f"LA {codes[0]}"
     else:
-        files = _write_hub(args.out, codes, args.start, args.months, args.seed, args.mess)
         what = f"{len(codes)} LAs, each sized from its published figures,"
     console.print(
         f"Wrote {len(files)} files for {what} {args.start} to "
@@ -96,42 +95,30 @@ def _sample_las(text: str) -> list[str]:
     return parse_la_list(text)
 
 
-def _write_sample(
-    out: Path, la: str, start: Month, months: int, seed: int, mess: bool
-) -> list[Path]:
-    from etl.sample import write_sample
-
-    if months < 1:
-        raise CscError("--months must be at least 1")
-    with _progress() as progress:
-        task = progress.add_task("Generating sample extracts", total=months)
-        return write_sample(
-            out,
-            la_code=la,
-            start=start,
-            months=months,
-            seed=seed,
-            mess=mess,
-            progress=lambda _month: progress.advance(task),
-        )
-
-
-def _write_hub(
+def _write_samples(
     out: Path, codes: list[str], start: Month, months: int, seed: int, mess: bool
 ) -> list[Path]:
-    """Every LA's files, each LA sized from its own published figures."""
+    """Each LA's files: one code is the story's council; several are each sized
+    from their own published figures."""
     from etl.sample import write_sample
-    from etl.sample.sizes import profile_of
+    from etl.sample.story import STORY
 
     if months < 1:
         raise CscError("--months must be at least 1")
-    # Every profile first: an LA without published figures stops the run before a file is written.
-    profiles = {code: profile_of(code) for code in codes}
+    if len(codes) == 1:
+        profiles = {codes[0]: STORY}
+    else:
+        from etl.sample.sizes import profile_of
+
+        # Every profile first: an LA without published figures stops the run
+        # before a file is written.
+        profiles = {code: profile_of(code) for code in codes}
     files: list[Path] = []
     with _progress() as progress:
         task = progress.add_task("Generating sample extracts", total=months * len(codes))
         for code, profile in profiles.items():
-            progress.update(task, description=f"Generating sample extracts: LA {code}")
+            if len(profiles) > 1:
+                progress.update(task, description=f"Generating sample extracts: LA {code}")
             files += write_sample(
                 out,
                 la_code=code,
@@ -432,7 +419,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings.check_folders()
     _initialise(settings)
     la_code, months = "330", month_range(Month(2022, 4), args.months)
-    files = _write_sample(settings.landing_dir, la_code, months[0], len(months), 1, False)
+    files = _write_samples(settings.landing_dir, [la_code], months[0], len(months), 1, False)
     # Airflow's own deprecation notices are for its developers, not the demo's reader.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", module="airflow")
