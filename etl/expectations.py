@@ -10,10 +10,17 @@ lives in only one of the two places.
 
 The reader has already parsed each cell into its type; the suites run on that
 typed frame *after* pseudonymisation, so GX (and its Data Docs) never see a
-raw identifier.  Checks that need the raw identifier (its pattern) or data
-outside the file (the warehouse's referrals) are computed into derived
-boolean columns first (see :func:`derived_columns`), and the suite expects
-them to be true.
+raw identifier.  Checks that need the raw identifier (its pattern), data
+outside the file (the warehouse's referrals) or the file's own month are
+computed into derived boolean columns first (:mod:`etl.validation`), and the
+suite expects them to be true.
+
+One GX run checks many files of a dataset at once: what a rule compares with
+the file (its name's LA code, its month's bounds) is a column on every row,
+and uniqueness is within each file (:data:`FILE_COLUMN`).  GX's run costs
+about the same for 400 rows as for 100,000, so a hub's month is three runs,
+not three per LA.  The volume rule compares a file's row count with earlier
+months' and so is checked per file outside GX (:func:`etl.validation.volume_problem`).
 """
 
 from __future__ import annotations
@@ -34,15 +41,16 @@ from etl.contracts.model import (
     UniqueRule,
 )
 
-#: Runtime parameters every suite may use (GX "suite parameters").
-PARAMETERS = ("la_code", "month_start", "month_end", "min_rows", "max_rows")
 VOLUME_RULE = "volume"
+#: Columns the validator adds to every row, so that one GX run can check the
+#: files of many LAs and months at once (:func:`etl.validation.check_batch`):
+#: which file of the batch the row came from, the parts of that file's name a
+#: ``matches_file`` rule compares with, and the bounds of its month.
+FILE_COLUMN = "_file"
+MONTH_START_COLUMN, MONTH_END_COLUMN = "_month_start", "_month_end"
+_BOUND_COLUMNS = {"@month_start": MONTH_START_COLUMN, "@month_end": MONTH_END_COLUMN}
 #: Names of the runtime pandas data source in the GX project.
 DATASOURCE, ASSET, BATCH = "runtime", "frame", "whole"
-
-
-def _param(name: str) -> dict[str, str]:
-    return {"$PARAMETER": name}
 
 
 def derived_pattern_column(column: str) -> str:
@@ -51,6 +59,15 @@ def derived_pattern_column(column: str) -> str:
 
 def derived_reference_column(rule_id: str) -> str:
     return f"_check_{rule_id}"
+
+
+def derived_in_month_column(rule_id: str) -> str:
+    return f"_check_{rule_id}"
+
+
+def file_part_column(part: str) -> str:
+    """The column holding, on each row, ``part`` of its own file's name."""
+    return f"_file_{part}"
 
 
 def row_condition(condition: Condition) -> str:
@@ -189,9 +206,6 @@ def column_expectations(column: Column) -> list[dict[str, Any]]:
     return specs
 
 
-_BOUND_PARAMS = {"@month_start": "month_start", "@month_end": "month_end"}
-
-
 def rule_expectations(rule: Rule) -> list[dict[str, Any]]:
     """The expectation that checks one contract rule."""
     common: dict[str, Any] = {
@@ -205,17 +219,25 @@ def rule_expectations(rule: Rule) -> list[dict[str, Any]]:
     if isinstance(rule, CompareRule):
         return [_compare(rule, common)]
     if isinstance(rule, InMonthRule):
+        # Each row's own month: derived (etl.validation) from the file's name.
         return [
             _spec(
-                "expect_column_values_to_be_between",
+                "expect_column_values_to_be_in_set",
                 **common,
-                column_=rule.column,
-                min_value=_param("month_start"),
-                max_value=_param("month_end"),
+                column_=derived_in_month_column(rule.id),
+                value_set=[True],
             )
         ]
     if isinstance(rule, UniqueRule):
-        return [_spec("expect_column_values_to_be_unique", **common, column_=rule.column)]
+        # Unique within each file of the batch, blanks aside (as GX's single-column rule).
+        return [
+            _spec(
+                "expect_compound_columns_to_be_unique",
+                **common,
+                column_list=[rule.column, FILE_COLUMN],
+                ignore_row_if="any_value_is_missing",
+            )
+        ]
     if isinstance(rule, RequiresRule):
         common["where"] = f"{rule.column}.notna()"
         return [_spec("expect_column_values_to_not_be_null", **common, column_=rule.other)]
@@ -231,10 +253,11 @@ def rule_expectations(rule: Rule) -> list[dict[str, Any]]:
     if isinstance(rule, MatchesFileRule):
         return [
             _spec(
-                "expect_column_values_to_be_in_set",
+                "expect_column_pair_values_to_be_equal",
                 **common,
-                column_=rule.column,
-                value_set=_param(rule.part),
+                column_A=rule.column,
+                column_B=file_part_column(rule.part),
+                ignore_row_if="either_value_is_missing",
             )
         ]
     if isinstance(rule, ReferenceRule):
@@ -250,28 +273,19 @@ def rule_expectations(rule: Rule) -> list[dict[str, Any]]:
 
 
 def _compare(rule: CompareRule, common: dict[str, Any]) -> dict[str, Any]:
-    if rule.other in _BOUND_PARAMS:
-        bound = _param(_BOUND_PARAMS[rule.other])
-        by_op: dict[str, dict[str, Any]] = {
-            "==": {"min_value": bound, "max_value": bound},
-            "<=": {"max_value": bound},
-            ">=": {"min_value": bound},
-            "<": {"max_value": bound, "strict_max": True},
-            ">": {"min_value": bound, "strict_min": True},
-        }
-        limits = by_op[rule.op]
-        return _spec("expect_column_values_to_be_between", **common, column_=rule.column, **limits)
+    # A bound of the month is a column on every row (its own file's month).
+    other = _BOUND_COLUMNS.get(rule.other, rule.other)
     pair: dict[str, Any] = {"ignore_row_if": "either_value_is_missing"}
     if rule.op == "==":
         return _spec(
             "expect_column_pair_values_to_be_equal",
             **common,
             column_A=rule.column,
-            column_B=rule.other,
+            column_B=other,
             **pair,
         )
     # A >= B: column is A for >= and >, the other column is A for <= and <.
-    a, b = (rule.column, rule.other) if rule.op in (">=", ">") else (rule.other, rule.column)
+    a, b = (rule.column, other) if rule.op in (">=", ">") else (other, rule.column)
     return _spec(
         "expect_column_pair_values_a_to_be_greater_than_b",
         **common,
@@ -288,27 +302,10 @@ VOLUME_DATE = {"referrals": "referral_date", "closures": "closure_date"}
 IN_MONTH_COLUMN = "_check_in_month"
 
 
-def volume_expectation(contract: Contract) -> dict[str, Any]:
-    """Soft check: this month's volume within half to double the 12-month median."""
-    date_column = VOLUME_DATE.get(contract.dataset)
-    return _spec(
-        "expect_table_row_count_to_be_between",
-        rule=VOLUME_RULE,
-        column=date_column,
-        message="this month's rows are below half or above double the median of the "
-        "12 months before",
-        severity=Severity.WARNING,
-        where=f"{IN_MONTH_COLUMN} == True" if date_column else None,
-        min_value=_param("min_rows"),
-        max_value=_param("max_rows"),
-    )
-
-
 def suite_spec(contract: Contract) -> dict[str, Any]:
     """The whole suite for one dataset, as plain, deterministic data."""
     expectations = [e for c in contract.columns.values() for e in column_expectations(c)]
     expectations += [e for r in contract.rules for e in rule_expectations(r)]
-    expectations.append(volume_expectation(contract))
     for spec in expectations:
         # ``column`` is a field name in kwargs; built as ``column_`` to keep it
         # apart from the meta's column.

@@ -10,7 +10,7 @@ configuration or services raise.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +25,8 @@ from etl.errors import FilingFailed
 from etl.filenames import BadFileName, parse_name
 from etl.months import Month
 from etl.problems import Problem
-from etl.reader import read_extract
-from etl.validation import Checked, check
+from etl.reader import Extract, read_extract
+from etl.validation import Checked, ToCheck, check_batch
 from etl.warehouse import queries
 from etl.warehouse.load import load_month
 
@@ -74,18 +74,19 @@ class IngestResult:
 
 
 def ingest_order(paths: Iterable[Path]) -> list[Path]:
-    """Months in order; within a month workforce, referrals, then closures.
+    """Months in order; within a month workforce, referrals, then closures, each by LA.
 
     Closures are checked against the referrals already loaded, so a month's
-    referrals go first; files whose names do not parse come last.
+    referrals go first; a dataset's LAs are next to each other, so that they
+    are validated together; files whose names do not parse come last.
     """
 
-    def key(path: Path) -> tuple[int, str, str, int, str]:
+    def key(path: Path) -> tuple[int, str, int, str, str]:
         try:
             name = parse_name(path)
         except BadFileName:
-            return (1, "", "", 0, path.name)
-        return (0, str(name.month), name.la_code, DATASETS.index(name.dataset), path.name)
+            return (1, "", 0, "", path.name)
+        return (0, str(name.month), DATASETS.index(name.dataset), name.la_code, path.name)
 
     return sorted(paths, key=key)
 
@@ -170,31 +171,72 @@ def validate_landed(
     folders: Folders,
     gx_dir: Path | None = None,
 ) -> tuple[Accepted, Checked] | IngestResult:
-    """Check one landed file against its contract and the warehouse.
+    """Check one landed file against its contract and the warehouse (see :func:`validate_many`)."""
+    (outcome,) = validate_many([path], engine=engine, key=key, folders=folders, gx_dir=gx_dir)
+    return outcome
 
-    A rejected file is quarantined with its report and comes back as a
-    "rejected" :class:`IngestResult`; an accepted one stays where it is.
+
+def validate_many(
+    paths: Sequence[Path],
+    *,
+    engine: Engine,
+    key: bytes,
+    folders: Folders,
+    gx_dir: Path | None = None,
+) -> list[tuple[Accepted, Checked] | IngestResult]:
+    """Check landed files against their contracts and the warehouse, in one GX run per dataset.
+
+    Each file is checked as if alone: its references and volume history are
+    read from the warehouse as it stands, so files that depend on each other
+    (a month's closures on its referrals) belong in separate calls, in
+    :func:`ingest_order`.  A rejected file is quarantined with its report and
+    comes back as a "rejected" :class:`IngestResult`; an accepted one stays
+    where it is.
     """
-    path = Path(path)
     when = datetime.now(UTC)
-    sha256 = filing.sha256_of(path) if path.exists() else ""
-    extract = read_extract(path)
+    items, sha256s = [], []
+    for path in map(Path, paths):
+        sha256s.append(filing.sha256_of(path) if path.exists() else "")
+        items.append(_to_check(read_extract(path), engine))
+    checked: list[Checked | None] = [None] * len(items)
+    by_dataset: dict[str | None, list[int]] = {}
+    for index, item in enumerate(items):
+        name = item.extract.name
+        by_dataset.setdefault(name.dataset if name else None, []).append(index)
+    for indexes in by_dataset.values():
+        batch = check_batch([items[i] for i in indexes], key=key, gx_dir=gx_dir)
+        for index, result in zip(indexes, batch, strict=True):
+            checked[index] = result
+    outcomes: list[tuple[Accepted, Checked] | IngestResult] = []
+    for item, done, sha256 in zip(items, checked, sha256s, strict=True):
+        if done is None:  # pragma: no cover - every index is in one batch
+            raise RuntimeError(f"{item.extract.file}: not checked")
+        outcomes.append(_outcome(item.extract.path, done, folders, sha256, when))
+    return outcomes
+
+
+def _to_check(extract: Extract, engine: Engine) -> ToCheck:
+    """An extract with what its cross-file rules need from the warehouse."""
     name = extract.name
+    if name is None:
+        return ToCheck(extract)
     references: dict[str, pd.DataFrame] | None = None
-    history: list[int] = []
-    if name is not None:
-        # What the cross-file rules need from the warehouse.
-        with engine.connect() as connection:
-            if name.dataset == "closures":
-                # Only the referrals the file names: the rest cannot change its checks.
-                named = extract.frame.get("referral_id", pd.Series(dtype="str")).dropna()
-                current = queries.current_referrals(connection, name.la_code, named.tolist())
-                references = {"referrals": current}
-            history = queries.monthly_volumes(connection, name.dataset, name.la_code, name.month)
-    # ``check`` returns the reader's problems alone for a file it could not read.
-    checked = check(extract, key=key, references=references, volume_history=history, gx_dir=gx_dir)
+    with engine.connect() as connection:
+        if name.dataset == "closures":
+            # Only the referrals the file names: the rest cannot change its checks.
+            named = extract.frame.get("referral_id", pd.Series(dtype="str")).dropna()
+            current = queries.current_referrals(connection, name.la_code, named.tolist())
+            references = {"referrals": current}
+        history = queries.monthly_volumes(connection, name.dataset, name.la_code, name.month)
+    return ToCheck(extract, references, history)
+
+
+def _outcome(
+    path: Path, checked: Checked, folders: Folders, sha256: str, when: datetime
+) -> tuple[Accepted, Checked] | IngestResult:
     if checked.rejected:
         return _quarantine(path, checked, folders, sha256, when)
+    extract, name = checked.extract, checked.extract.name
     if name is None:  # pragma: no cover - a file without a name is always rejected
         raise RuntimeError(f"{path.name}: accepted without a parsed name")
     accepted = Accepted(
@@ -350,20 +392,48 @@ def ingest_files(
 ) -> list[IngestResult]:
     """Ingest several files in a safe order (see :func:`ingest_order`).
 
+    The files of one dataset and month (a hub's LAs) are validated together,
+    in one GX run, and then loaded one by one, each whole or not at all; a
+    month's closures are validated only after its referrals are loaded.
     ``finished`` is called with each file's result as it comes (progress).
     """
     results = []
-    for path in ingest_order(paths):
-        result = ingest_file(
-            path,
-            engine=engine,
-            key=key,
-            folders=folders,
-            loaded_by=loaded_by,
-            gx_dir=gx_dir,
-            force=force,
-        )
-        if finished is not None:
-            finished(result)
-        results.append(result)
+    for group in _batches(ingest_order(paths)):
+        outcomes = validate_many(group, engine=engine, key=key, folders=folders, gx_dir=gx_dir)
+        for outcome in outcomes:
+            if isinstance(outcome, IngestResult):
+                result = outcome
+            else:
+                accepted, checked = outcome
+                loaded = load_accepted(
+                    accepted,
+                    checked.frame,
+                    engine=engine,
+                    folders=folders,
+                    loaded_by=loaded_by,
+                    force=force,
+                )
+                result = replace(loaded, problems=tuple(checked.problems))
+            if finished is not None:
+                finished(result)
+            results.append(result)
     return results
+
+
+def _batches(ordered: Sequence[Path]) -> Iterator[list[Path]]:
+    """Runs of files of one month and dataset (any LAs); a file whose name does not parse alone."""
+    group: list[Path] = []
+    group_key: tuple[str, str] | None = None
+    for path in ordered:
+        try:
+            name = parse_name(path)
+            key: tuple[str, str] | None = (str(name.month), name.dataset)
+        except BadFileName:
+            key = None
+        if group and (key is None or key != group_key):
+            yield group
+            group = []
+        group.append(path)
+        group_key = key
+    if group:
+        yield group

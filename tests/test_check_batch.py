@@ -1,0 +1,161 @@
+"""One GX run over many files finds, for each file, exactly what checking it alone finds.
+
+``check_batch`` validates the files of one dataset (many LAs, many months)
+in one GX run and maps each failure back to its file and rows.  These tests
+put every bad file of ``test_rules`` (one per hard rule), valid files that
+share identifiers with each other, and files of other LAs and months into
+one batch, and compare each file's problems and stored frame with
+``check`` of that file alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from etl.contracts import DATASETS, Severity
+from etl.reader import read_extract
+from etl.validation import Checked, ToCheck, check, check_batch
+from tests.conftest import VALID_ROWS, row, write_rows
+from tests.test_rules import BAD_FILES
+
+KEY = b"batch-test-key-0123456789abcdef"
+#: Real LA codes (Birmingham, Coventry, Dudley) and months of the batch's files.
+LAS = ("330", "331", "332")
+MONTHS = ("2024-02", "2024-03")
+
+
+def _problems(checked: Checked) -> list[tuple[object, ...]]:
+    return [
+        (p.file, p.rule, p.severity, p.column, p.rows, p.examples, p.message)
+        for p in checked.problems
+    ]
+
+
+def _write(folder: Path, dataset: str, rows: list[dict[str, str]], la: str, month: str) -> Path:
+    folder.mkdir(parents=True)
+    return write_rows(folder / f"{dataset}_{la}_{month}.csv", dataset, rows)
+
+
+def _batch_files(tmp_path: Path, dataset: str) -> list[Path]:
+    """Every bad file of the dataset over LAs and months, then three valid ones.
+
+    The valid files (February's, as their rows' dates are) hold the same
+    row: unique within each file, not across them; the last holds it twice.
+    """
+    cases = [rows for _id, name, rows, *_ in BAD_FILES if name == dataset]
+    paths = [
+        _write(tmp_path / f"bad{n:02d}", dataset, rows, LAS[n % 3], MONTHS[n % 2])
+        for n, rows in enumerate(cases)
+    ]
+    for n, copies in enumerate([1, 1, 2]):
+        rows = [{**VALID_ROWS[dataset], "la_code": LAS[n]}] * copies
+        paths.append(_write(tmp_path / f"valid{n}", dataset, rows, LAS[n], MONTHS[0]))
+    return paths
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_each_file_of_a_batch_gets_what_it_gets_alone(
+    tmp_path: Path, gx_dir: Path, dataset: str
+) -> None:
+    extracts = [read_extract(path) for path in _batch_files(tmp_path, dataset)]
+    together = check_batch([ToCheck(e) for e in extracts], key=KEY, gx_dir=gx_dir)
+    alone = [check(e, key=KEY, gx_dir=gx_dir) for e in extracts]
+
+    assert len(together) == len(alone) == len(extracts)
+    for batch, single in zip(together, alone, strict=True):
+        assert _problems(batch) == _problems(single), batch.extract.file
+        assert batch.rejected == single.rejected
+        pd.testing.assert_frame_equal(batch.frame, single.frame)
+    # Every bad file is rejected; of the valid ones only the doubled row is.
+    assert all(c.rejected for c in together[:-3])
+    assert [c.problems for c in together[-3:-1]] == [[], []]
+    assert [p.rule for p in together[-1].problems if p.rule.endswith("_unique")]
+
+
+def test_la_code_is_checked_against_each_files_own_name(tmp_path: Path, gx_dir: Path) -> None:
+    # Each file's rows name the LA of the *other* file: both are wrong.
+    coventry_rows = _write(
+        tmp_path / "a", "workforce", [row("workforce", la_code="331")], *LAS[:1], MONTHS[0]
+    )
+    birmingham_rows = _write(
+        tmp_path / "b", "workforce", [row("workforce", la_code="330")], LAS[1], MONTHS[0]
+    )
+    results = check_batch(
+        [ToCheck(read_extract(coventry_rows)), ToCheck(read_extract(birmingham_rows))],
+        key=KEY,
+        gx_dir=gx_dir,
+    )
+    assert [[(p.rule, p.rows) for p in c.problems] for c in results] == [
+        [("la_code_matches_file", (2,))],
+        [("la_code_matches_file", (2,))],
+    ]
+
+
+def test_dates_are_checked_against_each_files_own_month(tmp_path: Path, gx_dir: Path) -> None:
+    # The same February closure in a February file and in a March file.
+    february = _write(tmp_path / "a", "closures", [row("closures")], LAS[0], "2024-02")
+    march = _write(tmp_path / "b", "closures", [row("closures")], LAS[0], "2024-03")
+    results = check_batch(
+        [ToCheck(read_extract(february)), ToCheck(read_extract(march))], key=KEY, gx_dir=gx_dir
+    )
+    assert [[p.rule for p in c.problems if p.is_error] for c in results] == [
+        [],
+        ["closure_date_in_month"],
+    ]
+    (problem,) = [p for p in results[1].problems if p.is_error]
+    assert problem.examples == (str(pd.Timestamp(row("closures")["closure_date"])),)
+
+
+def test_references_and_volumes_stay_with_their_own_file(tmp_path: Path, gx_dir: Path) -> None:
+    def rows(la: str) -> list[dict[str, str]]:
+        return [row("closures", la_code=la, referral_id="KNOWN", closure_reason="RC8")]
+
+    checked_against = _write(tmp_path / "a", "closures", rows(LAS[0]), LAS[0], MONTHS[0])
+    unchecked = _write(tmp_path / "b", "closures", rows(LAS[1]), LAS[1], MONTHS[0])
+    tiny_history = _write(tmp_path / "c", "closures", rows(LAS[2]), LAS[2], MONTHS[0])
+    nothing_known = pd.DataFrame(
+        {
+            "referral_id": pd.Series([], dtype="str"),
+            "assessment_start_date": pd.Series([], dtype="datetime64[ns]"),
+        }
+    )
+    items = [
+        ToCheck(read_extract(checked_against), references={"referrals": nothing_known}),
+        ToCheck(read_extract(unchecked)),
+        ToCheck(read_extract(tiny_history), volume_history=[40, 40, 40]),
+    ]
+    together = check_batch(items, key=KEY, gx_dir=gx_dir)
+    alone = [
+        check(
+            i.extract,
+            key=KEY,
+            references=i.references,
+            volume_history=i.volume_history,
+            gx_dir=gx_dir,
+        )
+        for i in items
+    ]
+    assert [_problems(c) for c in together] == [_problems(c) for c in alone]
+    assert [[(p.rule, p.severity) for p in c.problems] for c in together] == [
+        [
+            ("closure_referral_known", Severity.WARNING),
+            ("rc8_rc9_without_assessment", Severity.WARNING),
+        ],
+        [],
+        [("volume", Severity.WARNING)],
+    ]
+    assert together[2].problems[0].message.endswith("(observed 1)")
+
+
+def test_one_run_checks_one_dataset(tmp_path: Path, gx_dir: Path) -> None:
+    workforce = _write(tmp_path / "a", "workforce", [row("workforce")], LAS[0], MONTHS[0])
+    referrals = _write(tmp_path / "b", "referrals", [row("referrals")], LAS[0], MONTHS[0])
+    with pytest.raises(ValueError, match="one dataset"):
+        check_batch(
+            [ToCheck(read_extract(workforce)), ToCheck(read_extract(referrals))],
+            key=KEY,
+            gx_dir=gx_dir,
+        )
