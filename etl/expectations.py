@@ -42,6 +42,8 @@ from etl.contracts.model import (
 )
 
 VOLUME_RULE = "volume"
+#: Months before a file's own that its volume is compared with.
+VOLUME_WINDOW = 12
 #: Columns the validator adds to every row, so that one GX run can check the
 #: files of many LAs and months at once (:func:`etl.validation.check_batch`):
 #: which file of the batch the row came from, the parts of that file's name a

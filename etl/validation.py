@@ -33,12 +33,13 @@ from etl.expectations import (
     MONTH_START_COLUMN,
     VOLUME_DATE,
     VOLUME_RULE,
+    VOLUME_WINDOW,
     derived_in_month_column,
     derived_pattern_column,
     derived_reference_column,
     file_part_column,
 )
-from etl.months import Month
+from etl.months import Month, month_range
 from etl.problems import Problem
 from etl.pseudonymise import pseudonymise
 from etl.reader import ROW, Extract
@@ -100,13 +101,13 @@ class ToCheck:
     """One read extract of a batch, with what its cross-file checks need.
 
     ``references``: the current rows of other datasets, by name, for the
-    cross-file rules (unchecked without them); ``volume_history``: the row
-    counts of the months before, for the volume check.
+    cross-file rules (unchecked without them); ``volumes``: the warehouse's
+    row counts of the LA's months before, by month, for the volume check.
     """
 
     extract: Extract
     references: Mapping[str, pd.DataFrame] | None = None
-    volume_history: Sequence[int] = ()
+    volumes: Mapping[Month, int] = field(default_factory=dict)
 
 
 def check(
@@ -117,8 +118,15 @@ def check(
     volume_history: Sequence[int] = (),
     gx_dir: Path | None = None,
 ) -> Checked:
-    """Validate one read extract; the returned frame is safe to store (see :func:`check_batch`)."""
-    item = ToCheck(extract, references, volume_history)
+    """Validate one read extract; the returned frame is safe to store (see :func:`check_batch`).
+
+    ``volume_history``: the row counts of the months before, oldest first.
+    """
+    volumes: dict[Month, int] = {}
+    if extract.name is not None:
+        month = extract.name.month
+        volumes = {month - (len(volume_history) - i): n for i, n in enumerate(volume_history)}
+    item = ToCheck(extract, references, volumes)
     return check_batch([item], key=key, gx_dir=gx_dir)[0]
 
 
@@ -155,9 +163,11 @@ def check_batch(
     results = run_suite(contract.dataset, batch, gx_dir or _scratch_project())
     del batch
     failures = _failures(results)
+    # Each file's volume history as loading the batch in order would leave
+    # it: an earlier month of the same LA in the batch counts once accepted.
+    loaded: dict[str, dict[Month, int]] = {}
     for number, index in enumerate(runnable):
-        item = items[index]
-        problems = list(item.extract.problems)
+        item, frame = items[index], frames[number]
         found = _problems(
             item.extract,
             contract,
@@ -165,10 +175,17 @@ def check_batch(
             number,
             skip_references=item.references is None,
         )
-        volume = volume_problem(item.extract, contract, frames[number], item.volume_history)
+        name = item.extract.name
+        if name is None:  # pragma: no cover - runnable extracts are named
+            raise ValueError(f"{item.extract.file}: no parsed name")
+        history = {**item.volumes, **loaded.get(name.la_code, {})}
+        months = month_range(name.month - VOLUME_WINDOW, VOLUME_WINDOW)
+        window = [history[m] for m in months if m in history]
+        volume = volume_problem(item.extract, contract, frame, window)
         found += [volume] if volume is not None else []
-        problems += found
-        frame = frames[number]
+        problems = [*item.extract.problems, *found]
+        if not any(p.is_error for p in problems):
+            loaded.setdefault(name.la_code, {})[name.month] = _volume(contract, frame)
         stored = frame.drop(columns=[c for c in frame.columns if _for_checks_only(c)])
         checked[index] = Checked(item.extract, stored, problems, not found)
     return [c for c in checked if c is not None]
@@ -415,6 +432,11 @@ def _examples(frame: pd.DataFrame, column: str, rows: Sequence[int]) -> tuple[st
     return tuple(dict.fromkeys(str(value) for value in first))[:EXAMPLES]
 
 
+def _volume(contract: Contract, frame: pd.DataFrame) -> int:
+    """The month's own rows of a prepared frame (what the warehouse's volumes count)."""
+    return int(frame[IN_MONTH_COLUMN].sum()) if contract.dataset in VOLUME_DATE else len(frame)
+
+
 def volume_problem(
     extract: Extract, contract: Contract, frame: pd.DataFrame, history: Sequence[int]
 ) -> Problem | None:
@@ -427,7 +449,7 @@ def volume_problem(
     if low is None or high is None:
         return None
     date_column = VOLUME_DATE.get(contract.dataset)
-    observed = int(frame[IN_MONTH_COLUMN].sum()) if date_column else len(frame)
+    observed = _volume(contract, frame)
     if low <= observed <= high:
         return None
     return Problem(

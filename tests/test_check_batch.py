@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from etl.contracts import DATASETS, Severity
+from etl.months import Month
 from etl.reader import read_extract
 from etl.validation import Checked, ToCheck, check, check_batch
 from tests.conftest import VALID_ROWS, row, write_rows
@@ -25,6 +26,12 @@ KEY = b"batch-test-key-0123456789abcdef"
 #: Real LA codes (Birmingham, Coventry, Dudley) and months of the batch's files.
 LAS = ("330", "331", "332")
 MONTHS = ("2024-02", "2024-03")
+
+
+def _months_before(month: str, counts: list[int]) -> dict[Month, int]:
+    """``counts`` as the warehouse's volumes of the months just before ``month``."""
+    first = Month.parse(month) - len(counts)
+    return {first + i: n for i, n in enumerate(counts)}
 
 
 def _problems(checked: Checked) -> list[tuple[object, ...]]:
@@ -125,7 +132,7 @@ def test_references_and_volumes_stay_with_their_own_file(tmp_path: Path, gx_dir:
     items = [
         ToCheck(read_extract(checked_against), references={"referrals": nothing_known}),
         ToCheck(read_extract(unchecked)),
-        ToCheck(read_extract(tiny_history), volume_history=[40, 40, 40]),
+        ToCheck(read_extract(tiny_history), volumes=_months_before(MONTHS[0], [40, 40, 40])),
     ]
     together = check_batch(items, key=KEY, gx_dir=gx_dir)
     alone = [
@@ -133,7 +140,7 @@ def test_references_and_volumes_stay_with_their_own_file(tmp_path: Path, gx_dir:
             i.extract,
             key=KEY,
             references=i.references,
-            volume_history=i.volume_history,
+            volume_history=list(i.volumes.values()),
             gx_dir=gx_dir,
         )
         for i in items
@@ -159,3 +166,40 @@ def test_one_run_checks_one_dataset(tmp_path: Path, gx_dir: Path) -> None:
             key=KEY,
             gx_dir=gx_dir,
         )
+
+
+def _workforce_month(folder: Path, month: str, posts: int, *, bad: bool = False) -> Path:
+    """A workforce file of Birmingham with ``posts`` valid rows (one bad when ``bad``)."""
+    end = str(Month.parse(month).end)
+    rows = [
+        row("workforce", snapshot_date=end, post_id=f"P{n:03d}", worker_id=f"SW{n:010d}")
+        for n in range(posts)
+    ]
+    if bad:
+        rows[0]["fte"] = "2"
+    return _write(folder, "workforce", rows, LAS[0], month)
+
+
+@pytest.mark.parametrize("february_rejected", [False, True])
+def test_a_batch_of_months_counts_its_own_earlier_months(
+    tmp_path: Path, gx_dir: Path, february_rejected: bool
+) -> None:
+    """Month by month, a file's volume history includes the batch's earlier accepted months."""
+    posts = {"2024-01": 10, "2024-02": 10, "2024-03": 10, "2024-04": 2}
+    paths = [
+        _workforce_month(tmp_path / m, m, n, bad=february_rejected and m == "2024-02")
+        for m, n in posts.items()
+    ]
+    results = check_batch([ToCheck(read_extract(p)) for p in paths], key=KEY, gx_dir=gx_dir)
+    assert [c.rejected for c in results] == [False, february_rejected, False, False]
+    april = [(p.rule, p.message) for p in results[3].problems]
+    if february_rejected:
+        assert april == []  # two months of history: too few to judge
+    else:
+        assert april == [
+            (
+                "volume",
+                "this month's rows are below half or above double the median of the "
+                "12 months before (observed 2)",
+            )
+        ]

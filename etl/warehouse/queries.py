@@ -9,12 +9,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from etl.expectations import VOLUME_WINDOW
 from etl.months import Month
 from etl.warehouse.measures_sql import current_referrals as current_referrals_query
 from etl.warehouse.schema import TABLE_NAMES, metadata, referral_versions
 
-#: How many months before the file's month the volume check looks at.
-VOLUME_WINDOW = 12
 #: The date that says a row belongs to its extract month (the rest are updates).
 _OWN_MONTH_DATE = {"referrals": "referral_date"}
 #: Bind parameters per look-up: well under SQLite's and PostgreSQL's limits.
@@ -48,7 +47,9 @@ def _frame(connection: Connection, query: sa.Select[Any], columns: list[str]) ->
     return pd.DataFrame(rows, columns=columns)
 
 
-def monthly_volumes(connection: Connection, dataset: str, la_code: str, month: Month) -> list[int]:
+def monthly_volumes(
+    connection: Connection, dataset: str, la_code: str, month: Month
+) -> dict[Month, int]:
     """Rows of each loaded month in the 12 before ``month`` (its own rows only)."""
     table = metadata.tables[TABLE_NAMES[dataset]]
     first = (month - VOLUME_WINDOW).start
@@ -59,4 +60,4 @@ def monthly_volumes(connection: Connection, dataset: str, la_code: str, month: M
     if own_date:
         query = query.where(table.c[own_date] >= table.c.month)
     rows = connection.execute(query.group_by(table.c.month)).all()
-    return [int(count) for _month, count in rows]
+    return {Month(start.year, start.month): int(count) for start, count in rows}
