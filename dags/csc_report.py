@@ -15,7 +15,8 @@ quality, the archived pack's link) for one of its approvers: Approve sends
 it, with the approval recorded; Reject e-mails the data engineers the
 comment and sends nothing; no answer in time alerts them and sends nothing.
 
-Manual run: Params `month` (YYYY-MM), `la_code`, `force`.
+Manual run: Params `month` (YYYY-MM), `through` (the last month of a range),
+`la_code`, `force`.
 """
 
 from typing import Any
@@ -38,6 +39,12 @@ from etl.orchestration.signoff import PackSignOff
     default_args=policy.default_args(),
     params={
         "month": Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$"),
+        "through": Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+            description="Every month from `month` through this one (YYYY-MM).",
+        ),
         "la_code": Param(None, type=["null", "string"], pattern=r"^\d{3}$"),
         "force": Param(False, type="boolean", description="Send again even if already sent."),
     },

@@ -404,7 +404,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import warnings
     from dataclasses import replace
 
-    from etl.orchestration.demo import run_months
+    from etl.orchestration.demo import DAG_IDS, run_months
     from etl.pseudonymise import ensure_demo_key
 
     began = time.monotonic()
@@ -426,7 +426,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # Raised (as a UserWarning) when dag.test() starts its in-process API client.
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     with _progress() as progress:
-        task = progress.add_task("Running the DAGs", total=len(months) * 4)
+        task = progress.add_task("Running the DAGs", total=len(DAG_IDS))
         summary = run_months(
             la_code,
             months,
@@ -448,7 +448,7 @@ def _print_demo(settings: Settings, summary: DemoSummary, files: int, seconds: f
     table.add_row(f"{files} sample extracts", str(settings.archive_dir))
     table.add_row(
         f"{len(summary.runs) - len(summary.failed)}/{len(summary.runs)} DAG runs succeeded",
-        "csc_ingest_workforce, csc_ingest_referrals, csc_ingest_closures, csc_report",
+        ", ".join(f"{run.dag_id} ({run.seconds:.0f} s)" for run in summary.runs),
     )
     table.add_row("warehouse", _safe_url(settings.warehouse_url))
     table.add_row(f"{len(packs)} packs (HTML, kpis.csv, benchmarks.csv)", str(settings.reports_dir))

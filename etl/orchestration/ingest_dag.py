@@ -1,9 +1,14 @@
 """The monthly ingest DAG, one per dataset (workforce, referrals, closures).
 
 Each run waits for the month's file of each LA in the landing folder, then
-validates it, loads it and recomputes the measures it affects, one task
-each, and emits an Asset event with the LA and month.  Only the DAG's shape
-is built here; every task body is a call into :mod:`etl.orchestration.tasks`.
+validates the files, loads them and recomputes the measures they affect,
+and emits an Asset event naming each LA and month loaded.  The tasks are
+mapped over *batches* of files (:func:`etl.orchestration.targets.batches`):
+by default each LA is a batch of its own, so a late council holds up nobody;
+a hub sets ``las_per_batch`` so that Airflow's and GX's cost per task is paid
+once for many LAs; a backfill (the ``through`` Param) takes each LA's months
+as one batch.  Only the DAG's shape is built here; every task body is a call
+into :mod:`etl.orchestration.tasks`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,12 @@ PARAMS = {
         type=["null", "string"],
         pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
         description="Reporting month YYYY-MM; empty: the month before the run.",
+    ),
+    "through": Param(
+        None,
+        type=["null", "string"],
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+        description="Backfill: every month from `month` through this one (YYYY-MM).",
     ),
     "la_code": Param(
         None,
@@ -61,62 +72,76 @@ def build_ingest_dag(dataset: str, doc_md: str | None = None) -> DAG:
     )
     def ingest() -> None:
         @task(retries=0)
-        def targets(**context: Any) -> list[dict[str, Any]]:
+        def targets(**context: Any) -> list[list[dict[str, Any]]]:
             from etl.orchestration import tasks
-            from etl.orchestration.targets import run_targets
+            from etl.orchestration.targets import batches, run_targets
 
-            dag_run = context["dag_run"]
-            return run_targets(
-                month_param=context["params"]["month"],
-                la_param=context["params"]["la_code"],
+            dag_run, params = context["dag_run"], context["params"]
+            wanted = run_targets(
+                month_param=params["month"],
+                la_param=params["la_code"],
                 la_codes=tasks.task_settings().la_codes,
                 logical_date=dag_run.logical_date,
                 run_after=dag_run.run_after,
+                through_param=params["through"],
             )
+            # LAs validated, loaded and measured by one task each (module doc).
+            return batches(wanted, policy.setting("las_per_batch", "1"))
 
         # Rescheduling, not poking: the worker slot is free between looks.
         @task.sensor(mode="reschedule", poke_interval=poke, timeout=wait, retries=0)
-        def wait_for_extract(target: dict[str, Any]) -> PokeReturnValue:
+        def wait_for_extract(batch: list[dict[str, Any]]) -> PokeReturnValue:
             from etl.orchestration import tasks
 
-            path = tasks.find_landed(
-                dataset, target["la_code"], target["month"], tasks.task_settings()
-            )
-            return PokeReturnValue(is_done=path is not None, xcom_value={**target, "path": path})
+            paths = tasks.find_batch(dataset, batch, tasks.task_settings())
+            return PokeReturnValue(is_done=paths is not None, xcom_value=paths)
 
         # It reads the warehouse (references, volumes): a database blip is
-        # retried like load's; a rejected file fails at once (FileRejected).
+        # retried like load's.  Rejected files are quarantined and alerted on
+        # here; a batch with nothing left to load fails at once (FileRejected).
         @task
-        def validate(landed: dict[str, Any], **context: Any) -> dict[str, Any]:
+        def validate(paths: list[str], **context: Any) -> dict[str, Any]:
             from etl.orchestration import tasks
 
-            outcome = tasks.validate(landed["path"], tasks.task_settings())
-            if outcome["status"] == "rejected":
-                tasks.reject(outcome["result"], context)  # alerts, then raises FileRejected
-            return outcome
+            outcome = tasks.validate(paths, tasks.task_settings())
+            rejected = [tasks.rejection_summary(r) for r in outcome["rejected"]]
+            tasks.reject(outcome["rejected"], context)
+            if not outcome["accepted"]:
+                raise tasks.rejected_error(rejected)
+            return {"staged": [a["staged"] for a in outcome["accepted"]], "rejected": rejected}
 
         @task(pool=policy.WAREHOUSE_POOL)
         def load(validated: dict[str, Any], **context: Any) -> dict[str, Any]:
             from etl.orchestration import tasks
 
-            return tasks.load(
-                validated, tasks.task_settings(), force=bool(context["params"]["force"])
-            )
+            force = bool(context["params"]["force"])
+            loaded = tasks.load(validated["staged"], tasks.task_settings(), force=force)
+            return {"loads": loaded, "rejected": validated["rejected"]}
 
         @task(pool=policy.WAREHOUSE_POOL, outlets=[LOADED[dataset]])
         def measures(loaded: dict[str, Any], **context: Any) -> dict[str, Any]:
             from etl.orchestration import tasks
 
-            result = tasks.recompute(loaded, tasks.task_settings())
-            context["outlet_events"][LOADED[dataset]].extra = {
-                "la_code": result["la_code"],
-                "month": result["month"],
-                "status": result["status"],
-                "load_id": result["load_id"],
-            }
-            return result
+            done = tasks.recompute(loaded["loads"], tasks.task_settings())
+            named = [
+                {k: load[k] for k in ("la_code", "month", "status", "load_id")} for load in done
+            ]
+            # One event per task: it names every LA and month the batch loaded
+            # (the first at the top, as a single file's event always did).
+            context["outlet_events"][LOADED[dataset]].extra = {**named[0], "loads": named}
+            return {"loads": done, "rejected": loaded["rejected"]}
 
-        landed = wait_for_extract.expand(target=targets())
-        measures.expand(loaded=load.expand(validated=validate.expand(landed=landed)))
+        @task(retries=0)
+        def rejections(measured: dict[str, Any]) -> None:
+            from etl.orchestration import tasks
+
+            # The batch's other files are loaded and announced; the run still
+            # fails, so a rejection shows (the engineers were told at validate).
+            if measured["rejected"]:
+                raise tasks.rejected_error(measured["rejected"])
+
+        landed = wait_for_extract.expand(batch=targets())
+        loaded = load.expand(validated=validate.expand(paths=landed))
+        rejections.expand(measured=measures.expand(loaded=loaded))
 
     return ingest()

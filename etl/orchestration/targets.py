@@ -62,23 +62,27 @@ def run_targets(
     return [{"la_code": code, "month": str(m)} for m in months for code in codes]
 
 
-def batches(targets: Sequence[dict[str, Any]], las_per_batch: int) -> list[list[dict[str, Any]]]:
+def batches(targets: Sequence[dict[str, Any]], las_per_batch: str) -> list[list[dict[str, Any]]]:
     """The targets each validate, load and measures task takes: an LA's months together,
-    ``las_per_batch`` LAs at a time, in the targets' order.
+    ``las_per_batch`` (a setting, as text) LAs at a time, in the targets' order.
 
     One task per batch, not per file: Airflow's own cost (~0.2 s a task) and
     GX's (~0.3 s a run) are paid per batch.  A batch waits for all its files,
     so a council whose extract is late holds up only the LAs of its batch.
     """
-    if las_per_batch < 1:
-        raise ConfigError(f"las_per_batch must be at least 1, not {las_per_batch}")
+    size = int(las_per_batch) if las_per_batch.isdigit() else 0
+    if size < 1:
+        raise ConfigError(
+            f"[csc_pipeline] las_per_batch (AIRFLOW__CSC_PIPELINE__LAS_PER_BATCH) is "
+            f"{las_per_batch!r}: it must be a whole number of LAs, at least 1"
+        )
     by_la: dict[str, list[dict[str, Any]]] = {}
     for target in targets:
         by_la.setdefault(target["la_code"], []).append(target)
     codes = list(by_la)
     return [
-        [target for code in codes[i : i + las_per_batch] for target in by_la[code]]
-        for i in range(0, len(codes), las_per_batch)
+        [target for code in codes[i : i + size] for target in by_la[code]]
+        for i in range(0, len(codes), size)
     ]
 
 
@@ -92,7 +96,9 @@ def targets_from_events(events: Any) -> list[dict[str, Any]]:
     for asset_events in events.values():
         for event in asset_events:
             extra = dict(event.extra or {})
-            if "la_code" in extra and "month" in extra:
-                key = (str(extra["la_code"]), str(extra["month"]))
-                seen.setdefault(key, {"la_code": key[0], "month": key[1]})
+            # A batch's event names every load in "loads"; older events one, at the top.
+            for load in extra.get("loads") or [extra]:
+                if "la_code" in load and "month" in load:
+                    key = (str(load["la_code"]), str(load["month"]))
+                    seen.setdefault(key, {"la_code": key[0], "month": key[1]})
     return [seen[key] for key in sorted(seen, key=lambda k: (k[1], k[0]))]

@@ -60,79 +60,105 @@ def find_landed(dataset: str, la_code: str, month: str, settings: Settings) -> s
     return None
 
 
-def validate(path: str, settings: Settings) -> dict[str, Any]:
-    """Validate and pseudonymise a landed file; stage it or quarantine it.
+def find_batch(dataset: str, batch: list[dict[str, Any]], settings: Settings) -> list[str] | None:
+    """Every landed file of a batch of targets, once all have arrived."""
+    paths = []
+    for target in batch:
+        path = find_landed(dataset, target["la_code"], target["month"], settings)
+        if path is None:
+            return None
+        paths.append(path)
+    return paths
 
-    Returns ``{"status": "accepted", "staged": path, ...counts}`` or
-    ``{"status": "rejected", "result": IngestResult}`` (the caller alerts and
-    fails; the result never goes to XCom).
+
+def validate(paths: list[str], settings: Settings) -> dict[str, Any]:
+    """Validate and pseudonymise a batch's landed files in one GX run; stage or quarantine each.
+
+    Returns ``{"accepted": [{"file", "rows", "warnings", "staged"}...],
+    "rejected": [IngestResult...]}``; the caller alerts on the rejected ones
+    (their results never go to XCom).
     """
-    from etl.ingest import Folders, IngestResult, validate_landed
+    from etl.ingest import Folders, IngestResult, validate_many
     from etl.staging import stage
 
-    outcome = validate_landed(
-        Path(path),
+    outcomes = validate_many(
+        [Path(path) for path in paths],
         engine=warehouse(settings),
         key=settings.require_pseudonym_key(),
         folders=Folders(settings.archive_dir, settings.quarantine_dir),
         gx_dir=_gx_project(settings.gx_dir),
     )
-    if isinstance(outcome, IngestResult):
-        return {"status": "rejected", "result": outcome}
-    accepted, checked = outcome
-    staged = stage(checked.frame, settings.staging_dir, accepted)
-    return {
-        "status": "accepted",
-        "file": accepted.path.name,
-        "rows": accepted.rows_read,
-        "warnings": accepted.warnings,
-        "staged": str(staged),
-    }
+    accepted, rejected = [], []
+    for outcome in outcomes:
+        if isinstance(outcome, IngestResult):
+            rejected.append(outcome)
+            continue
+        record, checked = outcome
+        staged = stage(checked.frame, settings.staging_dir, record)
+        accepted.append(
+            {
+                "file": record.path.name,
+                "rows": record.rows_read,
+                "warnings": record.warnings,
+                "staged": str(staged),
+            }
+        )
+    return {"accepted": accepted, "rejected": rejected}
 
 
-def load(validated: dict[str, Any], settings: Settings, *, force: bool = False) -> dict[str, Any]:
-    """Load a staged frame (measures left to :func:`recompute`); archive the file."""
+def load(staged: list[str], settings: Settings, *, force: bool = False) -> list[dict[str, Any]]:
+    """Load staged frames in order, each whole or not at all; archive each file.
+
+    Measures are left to :func:`recompute`.
+    """
     from etl.ingest import Folders, load_accepted
     from etl.staging import discard, unstage
 
-    staged = Path(validated["staged"])
-    accepted, frame = unstage(staged)
-    result = load_accepted(
-        accepted,
-        frame,
-        engine=warehouse(settings),
-        folders=Folders(settings.archive_dir, settings.quarantine_dir),
-        loaded_by=f"airflow:{getpass.getuser()}",
-        force=force,
-        recompute=False,
-    )
-    discard(staged)
-    return {
-        "dataset": accepted.dataset,
-        "la_code": accepted.la_code,
-        "month": str(accepted.month),
-        "status": result.status,
-        "load_id": result.load_id,
-        "rows": result.rows,
-        "earliest": str(result.earliest) if result.earliest else None,
-    }
+    loaded = []
+    for path in map(Path, staged):
+        accepted, frame = unstage(path)
+        result = load_accepted(
+            accepted,
+            frame,
+            engine=warehouse(settings),
+            folders=Folders(settings.archive_dir, settings.quarantine_dir),
+            loaded_by=f"airflow:{getpass.getuser()}",
+            force=force,
+            recompute=False,
+        )
+        discard(path)
+        loaded.append(
+            {
+                "dataset": accepted.dataset,
+                "la_code": accepted.la_code,
+                "month": str(accepted.month),
+                "status": result.status,
+                "load_id": result.load_id,
+                "rows": result.rows,
+                "earliest": str(result.earliest) if result.earliest else None,
+            }
+        )
+    return loaded
 
 
-def recompute(loaded: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """Recompute the measures the load changed (nothing for an unchanged file)."""
+def recompute(loaded: list[dict[str, Any]], settings: Settings) -> list[dict[str, Any]]:
+    """Recompute the measures each load changed (nothing for an unchanged file)."""
     from etl.warehouse.load import recompute_after_load
 
-    months: list[Month] = []
-    if loaded["status"] == "loaded":
-        earliest = loaded.get("earliest")
-        months = recompute_after_load(
-            warehouse(settings),
-            dataset=loaded["dataset"],
-            la_code=loaded["la_code"],
-            month=Month.parse(loaded["month"]),
-            earliest=Month.parse(earliest) if earliest else None,
-        )
-    return {**loaded, "months_recomputed": [str(m) for m in months]}
+    done = []
+    for load in loaded:
+        months: list[Month] = []
+        if load["status"] == "loaded":
+            earliest = load.get("earliest")
+            months = recompute_after_load(
+                warehouse(settings),
+                dataset=load["dataset"],
+                la_code=load["la_code"],
+                month=Month.parse(load["month"]),
+                earliest=Month.parse(earliest) if earliest else None,
+            )
+        done.append({**load, "months_recomputed": [str(m) for m in months]})
+    return done
 
 
 def task_settings() -> Settings:
@@ -140,17 +166,30 @@ def task_settings() -> Settings:
     return load_settings()
 
 
-def reject(result: Any, context: Any) -> None:
-    """Tell the data engineers a file was rejected, then fail the task (no retry)."""
-    from etl.orchestration.alerts import FileRejected, rejection_lines, send_to_engineers
+def reject(results: list[Any], context: Any) -> None:
+    """Tell the data engineers of each rejected file (one e-mail each)."""
+    from etl.orchestration.alerts import rejection_lines, send_to_engineers
 
-    send_to_engineers(
-        f"csc-pipeline: {result.file} rejected, nothing loaded",
-        rejection_lines(result),
-        context,
-    )
-    errors = "; ".join(p.describe() for p in result.errors[:3])
-    raise FileRejected(f"{result.file} rejected and quarantined: {errors}")
+    for result in results:
+        send_to_engineers(
+            f"csc-pipeline: {result.file} rejected, nothing loaded",
+            rejection_lines(result),
+            context,
+        )
+
+
+def rejected_error(files: list[dict[str, Any]]) -> Exception:
+    """The task failure for rejected files: never retried, no second alert."""
+    from etl.orchestration.alerts import FileRejected
+
+    shown = "; ".join(f"{f['file']}: {f['errors']}" for f in files[:3])
+    more = f" (and {len(files) - 3} more)" if len(files) > 3 else ""
+    return FileRejected(f"{len(files)} file(s) rejected and quarantined: {shown}{more}")
+
+
+def rejection_summary(result: Any) -> dict[str, Any]:
+    """What XCom keeps of a rejected file: its name and its first errors (no values)."""
+    return {"file": result.file, "errors": "; ".join(p.describe() for p in result.errors[:3])}
 
 
 def report_targets(context: Any) -> list[dict[str, Any]]:
@@ -177,6 +216,7 @@ def report_targets(context: Any) -> list[dict[str, Any]]:
         la_codes=task_settings().la_codes,
         logical_date=dag_run.logical_date,
         run_after=dag_run.run_after,
+        through_param=params.get("through"),
     )
 
 

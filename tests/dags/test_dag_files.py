@@ -130,11 +130,12 @@ def test_house_rules(dags: dict[str, Any]) -> None:
 #: Tasks whose faults can be transient (they query the warehouse or send mail:
 #: validate reads references and volumes; packs_to_publish and months_due read
 #: the packs owed), and those whose can't (working out targets, waiting with
-#: its own timeout).
+#: its own timeout; failing a run for files already rejected and alerted on).
 RETRIED = {"validate", "load", "measures", "publish", "check", "packs_to_publish", "months_due"}
 NOT_RETRIED = {
     "targets",
     "wait_for_extract",
+    "rejections",
     # A retry of a sign-off would ask again with nobody told (etl.orchestration.signoff).
     "sign_off_requests",
     "sign_off",
