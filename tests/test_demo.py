@@ -26,7 +26,8 @@ def test_demo_runs_every_month_through_the_dags_to_packs_and_the_outbox(tmp_path
         timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "8/8 DAG runs succeeded" in done.stdout
+    # One backfill run of each DAG for both months.
+    assert "4/4 DAG runs succeeded" in done.stdout
     var = tmp_path / "var"
     for month in ("2022-04", "2022-05"):
         pack = var / "reports" / "330" / month

@@ -12,7 +12,7 @@ from croniter import croniter
 from etl.errors import ConfigError
 from etl.months import Month
 from etl.orchestration.ingest_dag import DEFAULT_SCHEDULE
-from etl.orchestration.targets import reporting_month, run_targets, targets_from_events
+from etl.orchestration.targets import batches, reporting_month, run_targets, targets_from_events
 
 
 def test_the_param_wins_over_the_run_date() -> None:
@@ -84,3 +84,59 @@ def test_report_targets_from_asset_events_once_each_in_month_order() -> None:
         {"la_code": "330", "month": "2025-03"},
         {"la_code": "331", "month": "2025-03"},
     ]
+
+
+def test_a_batch_event_names_every_load() -> None:
+    loads = [{"la_code": "331", "month": "2025-03"}, {"la_code": "330", "month": "2025-03"}]
+    events = {"csc_referrals_loaded": [Event({**loads[0], "loads": loads})]}
+    assert targets_from_events(events) == [
+        {"la_code": "330", "month": "2025-03"},
+        {"la_code": "331", "month": "2025-03"},
+    ]
+
+
+def test_through_makes_a_backfill_of_every_month_oldest_first() -> None:
+    got = run_targets(
+        month_param="2024-11",
+        la_param=None,
+        la_codes=("330", "331"),
+        logical_date=None,
+        run_after=None,
+        through_param="2025-01",
+    )
+    assert [(t["month"], t["la_code"]) for t in got] == [
+        ("2024-11", "330"),
+        ("2024-11", "331"),
+        ("2024-12", "330"),
+        ("2024-12", "331"),
+        ("2025-01", "330"),
+        ("2025-01", "331"),
+    ]
+    with pytest.raises(ConfigError, match="the through Param 2024-10 is before the month 2024-11"):
+        run_targets(
+            month_param="2024-11",
+            la_param=None,
+            la_codes=("330",),
+            logical_date=None,
+            run_after=None,
+            through_param="2024-10",
+        )
+
+
+def test_batches_keep_an_las_months_together_and_take_las_per_batch_at_a_time() -> None:
+    targets = [
+        {"la_code": la, "month": month}
+        for month in ("2025-01", "2025-02")
+        for la in ("330", "331", "332")
+    ]
+    assert batches(targets, "1") == [
+        [{"la_code": "330", "month": "2025-01"}, {"la_code": "330", "month": "2025-02"}],
+        [{"la_code": "331", "month": "2025-01"}, {"la_code": "331", "month": "2025-02"}],
+        [{"la_code": "332", "month": "2025-01"}, {"la_code": "332", "month": "2025-02"}],
+    ]
+    two = batches(targets, "2")
+    assert [sorted({t["la_code"] for t in batch}) for batch in two] == [["330", "331"], ["332"]]
+    assert sum(len(batch) for batch in two) == len(targets)
+    for bad in ("0", "-1", "eight", ""):
+        with pytest.raises(ConfigError, match="las_per_batch"):
+            batches(targets, bad)
