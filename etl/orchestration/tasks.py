@@ -142,23 +142,27 @@ def load(staged: list[str], settings: Settings, *, force: bool = False) -> list[
 
 
 def recompute(loaded: list[dict[str, Any]], settings: Settings) -> list[dict[str, Any]]:
-    """Recompute the measures each load changed (nothing for an unchanged file)."""
-    from etl.warehouse.load import recompute_after_load
+    """Recompute the measures the batch's loads changed, once per LA (nothing for unchanged)."""
+    from etl.warehouse.load import recompute_after_loads
 
-    done = []
+    by_la: dict[tuple[str, str], list[tuple[Month, Month | None]]] = {}
     for load in loaded:
-        months: list[Month] = []
         if load["status"] == "loaded":
-            earliest = load.get("earliest")
-            months = recompute_after_load(
-                warehouse(settings),
-                dataset=load["dataset"],
-                la_code=load["la_code"],
-                month=Month.parse(load["month"]),
-                earliest=Month.parse(earliest) if earliest else None,
-            )
-        done.append({**load, "months_recomputed": [str(m) for m in months]})
-    return done
+            earliest = Month.parse(load["earliest"]) if load.get("earliest") else None
+            key = (load["dataset"], load["la_code"])
+            by_la.setdefault(key, []).append((Month.parse(load["month"]), earliest))
+    recomputed: dict[tuple[str, str], list[str]] = {}
+    for (dataset, la_code), months in by_la.items():
+        done = recompute_after_loads(
+            warehouse(settings), dataset=dataset, la_code=la_code, loaded=months
+        )
+        recomputed[(dataset, la_code)] = [str(m) for m in done]
+    return [
+        {**load, "months_recomputed": recomputed.get((load["dataset"], load["la_code"]), [])}
+        if load["status"] == "loaded"
+        else {**load, "months_recomputed": []}
+        for load in loaded
+    ]
 
 
 def task_settings() -> Settings:

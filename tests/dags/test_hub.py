@@ -110,3 +110,39 @@ def test_a_hub_month_runs_in_batches_and_builds_the_cli_warehouse(
         pipeline.engine, exclude=("load_id",)
     )
     cli.dispose()
+
+
+def test_a_backfill_loads_each_las_months_as_one_batch_and_builds_the_cli_warehouse(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    first, months = Month(2024, 1), 3
+    last = first + (months - 1)
+    files = write_sample(tmp_path / "sample", la_code="330", start=first, months=months, seed=7)
+    for path in files:
+        shutil.copy(path, pipeline.settings.landing_dir / path.name)
+
+    for dag_id in INGEST:
+        outcome = pipeline.run(dag_id, month=str(first), through=str(last), la_code="330")
+        assert outcome.succeeded, outcome
+        # One batch: the LA's three months in one validate, one load, one measures.
+        assert sorted(k for k in outcome.tasks if "[" in k) == [
+            f"{task}[0]"
+            for task in sorted(("wait_for_extract", "validate", "load", "measures", "rejections"))
+        ]
+    report = pipeline.run("csc_report", month=str(first), through=str(last), la_code="330")
+    assert report.succeeded, report
+    for month in (first, first + 1, last):
+        assert (pipeline.settings.reports_dir / "330" / str(month) / "kpis.csv").is_file()
+    assert len(pipeline.mail.messages) == months * 2
+
+    cli = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    upgrade(cli)
+    landing = tmp_path / "cli-landing"
+    landing.mkdir()
+    copies = [Path(shutil.copy(path, landing / path.name)) for path in files]
+    folders = Folders(tmp_path / "cli-archive", tmp_path / "cli-quarantine")
+    ingest_files(copies, engine=cli, key=KEY.encode(), folders=folders, loaded_by="test")
+    assert warehouse_checksums(cli, exclude=("load_id",)) == warehouse_checksums(
+        pipeline.engine, exclude=("load_id",)
+    )
+    cli.dispose()
