@@ -210,7 +210,7 @@ def check_the_whole_month(stack: Stack, mail: MailServer) -> None:
             lambda d=dataset, r=run: stack.xcom(INGEST[d], r["dag_run_id"], "targets"),
             timeout=STEP_TIMEOUT,
         )
-        assert targets == [{"la_code": LA, "month": str(month)}]
+        assert targets == [[{"la_code": LA, "month": str(month)}]]  # one batch, one LA
 
     # Each run waits for its file, freeing its worker slot between looks.
     for dataset, run in runs.items():
@@ -242,6 +242,7 @@ def check_the_whole_month(stack: Stack, mail: MailServer) -> None:
             "validate[0]",
             "load[0]",
             "measures[0]",
+            "rejections[0]",
         }, states
 
     # The files were archived, and the month is in the warehouse whole.
