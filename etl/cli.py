@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from etl.ingest import IngestResult
     from etl.orchestration.demo import DemoSummary
+    from etl.problems import Problem
     from etl.report.config import PackConfig
     from etl.report.deliveries import Approval
 
@@ -133,20 +134,28 @@ def _write_samples(
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Check files against their contract without loading them."""
+    """Check files against their contract without loading them (one GX run per dataset)."""
     from etl.reader import read_extract
-    from etl.validation import validate
+    from etl.validation import ToCheck, check_batch
 
+    extracts = [read_extract(path) for path in args.files]
+    by_dataset: dict[str | None, list[int]] = {}
+    for index, extract in enumerate(extracts):
+        by_dataset.setdefault(extract.name.dataset if extract.name else None, []).append(index)
+    problems: dict[int, list[Problem]] = {}
+    for indexes in by_dataset.values():
+        checked = check_batch([ToCheck(extracts[i]) for i in indexes])
+        problems.update({i: c.problems for i, c in zip(indexes, checked, strict=True)})
     rejected = 0
-    for path in args.files:
-        problems = validate(read_extract(path))
-        bad = [p for p in problems if p.is_error]
+    for index, path in enumerate(args.files):
+        found = problems[index]
+        bad = [p for p in found if p.is_error]
         rejected += bool(bad)
         status = "[red]rejected[/red]" if bad else "[green]valid[/green]"
         console.print(
-            f"{Path(path).name}: {status} ({len(bad)} errors, {len(problems) - len(bad)} warnings)"
+            f"{Path(path).name}: {status} ({len(bad)} errors, {len(found) - len(bad)} warnings)"
         )
-        for problem in problems:
+        for problem in found:
             console.print("  " + problem.describe(), markup=False)
     return 1 if rejected else 0
 
