@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -482,7 +483,7 @@ def _parse_date(column: Column, text: pd.Series) -> Parsed:
 
 
 def _parse_bool(column: Column, text: pd.Series) -> Parsed:
-    values = text.str.lower().map(_BOOLEANS).astype("boolean")
+    values = _map_distinct(text, lambda v: _BOOLEANS.get(v.lower()), "boolean")
     return (
         values,
         values.isna() & (text != ""),
@@ -511,13 +512,28 @@ def _parse_code(column: Column, text: pd.Series) -> Parsed:
     # them; a code not in the list is kept as sent, for the suite to reject.
     codes = {str(c).lower(): str(c) for c in column.code_values}
     stripped = _strip_label(text)
-    values = stripped.str.lower().map(codes).fillna(stripped).astype("str")
+    values = _map_distinct(stripped, lambda v: codes.get(v.lower(), v), "str")
     return values, pd.Series(False, index=text.index), "code", ""
+
+
+def _map_distinct(text: pd.Series, function: Callable[[str], object], dtype: Any) -> pd.Series:
+    """``function`` of each cell, called once per distinct value (a code column has a
+    handful), spread back by position; a missing cell stays missing."""
+    # Series.map with a dict would turn every cell into a Python object first
+    # (hundreds of MB at a million rows) to look it up.
+    positions, distinct = pd.factorize(text)
+    mapped = pd.array([function(str(v)) for v in distinct], dtype=dtype)
+    return pd.Series(mapped.take(positions, allow_fill=True), index=text.index)
 
 
 def _strip_label(text: pd.Series) -> pd.Series:
     # The replacement runs in Python per cell, so only on cells with a label.
-    labelled = text.str.contains(r":|\s-\s", regex=True)
+    # A label needs a ':' or a '-': found by plain substring search first
+    # (Arrow's), so the regex (\s is Unicode whitespace, which only Python's
+    # engine matches, a Python call per cell) runs only on those cells.
+    labelled = text.str.contains(":", regex=False) | text.str.contains("-", regex=False)
+    if labelled.any():
+        labelled[labelled] = text[labelled].str.contains(r":|\s-\s", regex=True)
     if not labelled.any():
         return text
     codes = text[labelled].str.extract(_CODE_LABEL, expand=False)
