@@ -467,19 +467,31 @@ def _parse_text(column: Column, text: pd.Series) -> Parsed:
 
 
 def _parse_date(column: Column, text: pd.Series) -> Parsed:
-    iso = pd.to_datetime(text.where(text.str.match(_ISO_DATE)), format="%Y-%m-%d", errors="coerce")
-    uk = pd.to_datetime(text.where(text.str.match(_UK_DATE)), format="%d/%m/%Y", errors="coerce")
-    values = iso.fillna(uk).astype("datetime64[s]")
-    # A date GX cannot hold at nanosecond resolution (9999-12-31) is refused
-    # here, rather than failing the whole suite.
+    # Parsed once per distinct text (a month's file has a few thousand dates
+    # in a million rows): pandas turns what it parses into Python strings.
+    positions, distinct = pd.factorize(text)
+    parsed = _dates(pd.Series(distinct, dtype="str")).to_numpy()
+    # Position -1 (a missing cell) takes the NaT appended at the end.
+    spread = np.append(parsed, np.datetime64("NaT", "s"))[positions]
+    values = pd.Series(spread, index=text.index, dtype="datetime64[s]")
     first, last = DATE_YEARS
-    values = values.mask((values.dt.year < first) | (values.dt.year > last))
     return (
         values,
         values.isna() & (text != ""),
         "date_format",
         (f"not a valid date in the form YYYY-MM-DD or DD/MM/YYYY (years {first} to {last})"),
     )
+
+
+def _dates(text: pd.Series) -> pd.Series:
+    """Each text as a date (NaT unless it is a real ISO or UK date within DATE_YEARS)."""
+    iso = pd.to_datetime(text.where(text.str.match(_ISO_DATE)), format="%Y-%m-%d", errors="coerce")
+    uk = pd.to_datetime(text.where(text.str.match(_UK_DATE)), format="%d/%m/%Y", errors="coerce")
+    values = iso.fillna(uk).astype("datetime64[s]")
+    # A date GX cannot hold at nanosecond resolution (9999-12-31) is refused
+    # here, rather than failing the whole suite.
+    first, last = DATE_YEARS
+    return values.mask((values.dt.year < first) | (values.dt.year > last))
 
 
 def _parse_bool(column: Column, text: pd.Series) -> Parsed:
