@@ -22,7 +22,9 @@ referral stays current (:func:`etl.warehouse.measures_sql.current_referrals`).
 from __future__ import annotations
 
 import functools
+import logging
 import re
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +43,8 @@ from etl.pseudonymise import PSEUDONYM_CHARS
 from etl.warehouse.db import Bind, advisory_lock, is_postgresql, schema_of, transaction
 from etl.warehouse.measures import known_months, months_affected, recompute_measures
 from etl.warehouse.schema import CURRENT_LOAD, DATA_TABLES, contract_columns, loads, measures
+
+log = logging.getLogger(__name__)
 
 #: Name of the reader's row-number column, kept as ``source_row``.
 ROW = "_row"
@@ -120,11 +124,13 @@ def load_month(
             load_id = record(status="unchanged", duplicate_of=current.load_id)
             return LoadResult(load_id, "unchanged", 0)
 
+        started = time.perf_counter()
         rows = _prepare(frame, contract, la_code)
         stage = _staging_table(connection, dataset)
         stage.create(connection)
         _stage_rows(connection, stage, rows)
         staged = _check_staged(connection, stage, rows, file_name)
+        seconds = {"staged": time.perf_counter() - started}
 
         load_id = record(status="loading")
         if current is not None:
@@ -135,8 +141,10 @@ def load_month(
             )
         earliest = _swap(connection, dataset, la_code, month, stage, load_id, staged)
         stage.drop(connection)
+        seconds["swapped"] = time.perf_counter() - started - sum(seconds.values())
         if staged >= ANALYZE_MIN_ROWS:
             _analyze(connection, DATA_TABLES[dataset])
+            seconds["analysed"] = time.perf_counter() - started - sum(seconds.values())
         connection.execute(
             sa.update(loads)
             .where(loads.c.load_id == load_id)
@@ -146,6 +154,16 @@ def load_month(
         recomputed: list[Month] = []
         if recompute:
             recomputed = _recompute(connection, dataset, la_code, month, earliest)
+            seconds["measured"] = time.perf_counter() - started - sum(seconds.values())
+        # Where a big load's time goes (counts and seconds only, never values).
+        log.info(
+            "%s %s %s: %d rows; %s",
+            dataset,
+            la_code,
+            month,
+            staged,
+            ", ".join(f"{step} in {value:.2f} s" for step, value in seconds.items()),
+        )
         return LoadResult(
             load_id,
             "loaded",
