@@ -523,7 +523,13 @@ def _rebuild_indexes(connection: Connection, target: sa.Table, stage: sa.Table) 
 def _lock_exclusively(connection: Connection, target: sa.Table) -> None:
     """Hold ``target`` alone to the end of the transaction: DROP INDEX would take
     this lock anyway; taking it first also keeps readers off a table whose
-    look-ups have no index (they wait for the commit, then see the new month)."""
+    look-ups have no index (they wait for the commit, then see the new month).
+
+    One such load at a time in the warehouse: the measures of a new month
+    read every data table, so two of them holding different tables would
+    each wait for the other's (a deadlock PostgreSQL ends by failing one).
+    """
+    advisory_lock(connection, "index rebuild")
     connection.exec_driver_sql(
         f"LOCK TABLE {_qualified(connection, target)} IN ACCESS EXCLUSIVE MODE"
     )

@@ -11,8 +11,10 @@ and the measures must have the same checksums, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -101,9 +103,11 @@ def _big_referrals(seed: int, *, duplicate: bool = False) -> list[dict[str, Any]
     return rows
 
 
-def _write(folder: Path, dataset: str, month: Month, rows: Sequence[Mapping[str, Any]]) -> Path:
-    cells = [{"la_code": LA, **{k: cell(v) for k, v in r.items()}} for r in rows]
-    return write_rows(folder / f"{dataset}_{LA}_{month}.csv", dataset, cells)
+def _write(
+    folder: Path, dataset: str, month: Month, rows: Sequence[Mapping[str, Any]], la_code: str = LA
+) -> Path:
+    cells = [{"la_code": la_code, **{k: cell(v) for k, v in r.items()}} for r in rows]
+    return write_rows(folder / f"{dataset}_{la_code}_{month}.csv", dataset, cells)
 
 
 def _fast(engine: Engine, path: Path, dataset: str, month: Month) -> None:
@@ -231,3 +235,64 @@ def test_a_big_load_with_a_shared_key_changes_nothing(
     assert schema_diff(db) == []
     if db.dialect.name == "postgresql":
         assert "referral_versions ADD CONSTRAINT" in rebuilt[-1], rebuilt
+
+
+def test_two_rebuilding_loads_at_once_both_load(
+    db: Engine, rebuilt: list[str], tmp_path: Path
+) -> None:
+    """Two big loads of different tables (and LAs) at the same moment.
+
+    The measures of a new month read every data table, so two loads each
+    holding their own table exclusively would wait for each other; each is
+    held at the moment it has locked its table until the other has too (or
+    two seconds have passed, the other being made to wait before locking).
+    """
+    if db.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL rebuilds indexes")
+    files = history(seed=5)
+    month = MONTHS[0]
+    landed = [
+        (_write(tmp_path, "referrals", month, files["referrals", month]), "referrals", "330"),
+        (_write(tmp_path, "closures", month, files["closures", month], "331"), "closures", "331"),
+    ]
+    barrier = threading.Barrier(2)
+
+    def locked(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("LOCK TABLE"):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=2)
+
+    errors: list[BaseException] = []
+
+    def run(path: Path, dataset: str, la_code: str) -> None:
+        try:
+            extract = read_extract(path)
+            frame = pseudonymise(extract.frame, extract.contract, KEY)
+            load_month(
+                db,
+                dataset=dataset,
+                la_code=la_code,
+                month=month,
+                frame=frame,
+                file_name=path.name,
+                file_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+                rows_read=extract.rows,
+                loaded_by="test",
+            )
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    sa.event.listen(db, "after_cursor_execute", locked)
+    try:
+        threads = [threading.Thread(target=run, args=args) for args in landed]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sa.event.remove(db, "after_cursor_execute", locked)
+    assert errors == []
+    assert sum("DROP CONSTRAINT" in s for s in rebuilt) == 2, rebuilt
+    with db.connect() as connection:
+        statuses = connection.scalars(sa.select(loads.c.status)).all()
+    assert statuses == ["loaded", "loaded"]
