@@ -52,6 +52,10 @@ def main() -> None:
             landed = Path(shutil.copy2(path, Path(env["CSC_LANDING_DIR"]) / path.name))
             ingest = run([CLI, "ingest", str(landed)], env, root)
             print(f"  csc-pipeline ingest    {ingest.show()}", flush=True)
+            # The load's own account of its steps (etl.warehouse.load logs it).
+            for line in ingest.log.splitlines():
+                if " rows; staged in " in line:
+                    print(f"    load: {line.split(' rows; ', 1)[1]}", flush=True)
             print(f"  after ingest: {load_average()}", flush=True)
             bare_tables(url, "bare")
             copy = psql_copy(url, "bare", [path], root)

@@ -37,6 +37,8 @@ class Run:
     wall: float
     cpu: float
     peak_rss: int
+    #: What the process wrote to stderr (its log).
+    log: str = ""
 
     def show(self) -> str:
         memory = self.peak_rss / 2**20
@@ -76,7 +78,9 @@ def run(command: Sequence[str], env: dict[str, str], cwd: Path, *, poll: float =
                 f"{' '.join(command)} exited {process.returncode}:\n"
                 f"{out.read().decode()[-4000:]}\n{err.read().decode()[-4000:]}"
             )
-    return Run(wall, _children_cpu() - cpu, peak)
+        err.seek(0)
+        log = err.read().decode(errors="replace")
+    return Run(wall, _children_cpu() - cpu, peak, log)
 
 
 def _tree_rss(process: psutil.Process) -> int:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -466,13 +467,14 @@ def _parse_text(column: Column, text: pd.Series) -> Parsed:
 
 
 def _parse_date(column: Column, text: pd.Series) -> Parsed:
-    iso = pd.to_datetime(text.where(text.str.match(_ISO_DATE)), format="%Y-%m-%d", errors="coerce")
-    uk = pd.to_datetime(text.where(text.str.match(_UK_DATE)), format="%d/%m/%Y", errors="coerce")
-    values = iso.fillna(uk).astype("datetime64[s]")
-    # A date GX cannot hold at nanosecond resolution (9999-12-31) is refused
-    # here, rather than failing the whole suite.
+    # Parsed once per distinct text (a month's file has a few thousand dates
+    # in a million rows): pandas turns what it parses into Python strings.
+    positions, distinct = pd.factorize(text)
+    parsed = _dates(pd.Series(distinct, dtype="str")).to_numpy()
+    # Position -1 (a missing cell) takes the NaT appended at the end.
+    spread = np.append(parsed, np.datetime64("NaT", "s"))[positions]
+    values = pd.Series(spread, index=text.index, dtype="datetime64[s]")
     first, last = DATE_YEARS
-    values = values.mask((values.dt.year < first) | (values.dt.year > last))
     return (
         values,
         values.isna() & (text != ""),
@@ -481,8 +483,19 @@ def _parse_date(column: Column, text: pd.Series) -> Parsed:
     )
 
 
+def _dates(text: pd.Series) -> pd.Series:
+    """Each text as a date (NaT unless it is a real ISO or UK date within DATE_YEARS)."""
+    iso = pd.to_datetime(text.where(text.str.match(_ISO_DATE)), format="%Y-%m-%d", errors="coerce")
+    uk = pd.to_datetime(text.where(text.str.match(_UK_DATE)), format="%d/%m/%Y", errors="coerce")
+    values = iso.fillna(uk).astype("datetime64[s]")
+    # A date GX cannot hold at nanosecond resolution (9999-12-31) is refused
+    # here, rather than failing the whole suite.
+    first, last = DATE_YEARS
+    return values.mask((values.dt.year < first) | (values.dt.year > last))
+
+
 def _parse_bool(column: Column, text: pd.Series) -> Parsed:
-    values = text.str.lower().map(_BOOLEANS).astype("boolean")
+    values = _map_distinct(text, lambda v: _BOOLEANS.get(v.lower()), "boolean")
     return (
         values,
         values.isna() & (text != ""),
@@ -511,13 +524,28 @@ def _parse_code(column: Column, text: pd.Series) -> Parsed:
     # them; a code not in the list is kept as sent, for the suite to reject.
     codes = {str(c).lower(): str(c) for c in column.code_values}
     stripped = _strip_label(text)
-    values = stripped.str.lower().map(codes).fillna(stripped).astype("str")
+    values = _map_distinct(stripped, lambda v: codes.get(v.lower(), v), "str")
     return values, pd.Series(False, index=text.index), "code", ""
+
+
+def _map_distinct(text: pd.Series, function: Callable[[str], object], dtype: Any) -> pd.Series:
+    """``function`` of each cell, called once per distinct value (a code column has a
+    handful), spread back by position; a missing cell stays missing."""
+    # Series.map with a dict would turn every cell into a Python object first
+    # (hundreds of MB at a million rows) to look it up.
+    positions, distinct = pd.factorize(text)
+    mapped = pd.array([function(str(v)) for v in distinct], dtype=dtype)
+    return pd.Series(mapped.take(positions, allow_fill=True), index=text.index)
 
 
 def _strip_label(text: pd.Series) -> pd.Series:
     # The replacement runs in Python per cell, so only on cells with a label.
-    labelled = text.str.contains(r":|\s-\s", regex=True)
+    # A label needs a ':' or a '-': found by plain substring search first
+    # (Arrow's), so the regex (\s is Unicode whitespace, which only Python's
+    # engine matches, a Python call per cell) runs only on those cells.
+    labelled = text.str.contains(":", regex=False) | text.str.contains("-", regex=False)
+    if labelled.any():
+        labelled[labelled] = text[labelled].str.contains(r":|\s-\s", regex=True)
     if not labelled.any():
         return text
     codes = text[labelled].str.extract(_CODE_LABEL, expand=False)
