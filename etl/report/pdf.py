@@ -21,6 +21,7 @@ import html
 import itertools
 import json
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, BinaryIO, Self
 
 from websockets.exceptions import WebSocketException
 from websockets.protocol import State
@@ -203,13 +204,9 @@ class Printer:
         # The browser writes its DevTools port to this file once it listens.
         port_file = profile / "DevToolsActivePort"
         log = (profile / "stderr.log").open("wb")
+        command = [self._browser, *FLAGS, f"--user-data-dir={profile}", "about:blank"]
         with log:
-            self._process = subprocess.Popen(  # noqa: S603 - the browser found on PATH
-                [self._browser, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
+            self._process = _launch(command, log)
         deadline = time.monotonic() + START_TIMEOUT
         while not _complete(port_file):
             if self._process.poll() is not None or time.monotonic() > deadline:
@@ -358,6 +355,69 @@ def _discard() -> None:
     if _shared is not None:
         _shared.close()  # does nothing in a fork: the browser is the parent's
         _shared = None
+
+
+def _forked() -> None:
+    """In a forked child: none of the parent's browser or threads, and free locks."""
+    global _lock, _shared, _launcher_lock, _requests
+    _lock, _launcher_lock = threading.Lock(), threading.Lock()
+    _shared, _requests = None, None
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+# --- starting browsers ---------------------------------------------------------------------
+
+#: A browser to start: its command, its stderr, and where to put the process.
+_Request = tuple[list[str], BinaryIO, "queue.SimpleQueue[Any]"]
+_launcher_lock = threading.Lock()
+_requests: queue.SimpleQueue[_Request] | None = None
+
+
+def _launch(command: list[str], log: BinaryIO) -> subprocess.Popen[bytes]:
+    """Start ``command`` (the browser) so that it cannot outlive this process.
+
+    Kept for the process's life, the browser must not be left running by a
+    process killed without its exit handlers (SIGKILL, ``os._exit``):
+    ``setpriv --pdeathsig`` (util-linux) has the kernel send it SIGTERM when
+    its parent goes.  The kernel means the parent *thread*, so every browser
+    is started by one thread that lives as long as the process; a publish
+    in a short-lived thread would otherwise take its browser with it.
+    """
+    global _requests
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return _popen(command, log)
+    with _launcher_lock:
+        if _requests is None:
+            _requests = queue.SimpleQueue()
+            threading.Thread(
+                target=_serve, args=(_requests,), name="csc-chromium-launcher", daemon=True
+            ).start()
+        requests = _requests
+    reply: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    requests.put(([setpriv, "--pdeathsig", "TERM", *command], log, reply))
+    started = reply.get()
+    if isinstance(started, BaseException):
+        raise started
+    process: subprocess.Popen[bytes] = started
+    return process
+
+
+def _serve(requests: queue.SimpleQueue[_Request]) -> None:
+    while True:
+        command, log, reply = requests.get()
+        try:
+            reply.put(_popen(command, log))
+        except Exception as exc:  # the caller raises it
+            reply.put(exc)
+
+
+def _popen(command: list[str], log: BinaryIO) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603 - the browser found on PATH
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log
+    )
 
 
 def _complete(port_file: Path) -> bool:
