@@ -319,6 +319,8 @@ def print_pdfs(jobs: Sequence[Job]) -> list[bytes]:
     take turns.
     """
     global _shared
+    if not jobs:
+        return []
     with _lock:
         for attempt in (1, 2):
             kept = _shared is not None and _shared.alive

@@ -283,7 +283,7 @@ def _pdfs(documents: dict[Path, bytes], files: dict[Path, _Copy]) -> dict[Path, 
     todo = [path for path in documents if path not in result]
     jobs = [(documents[path].decode("utf-8"), _head(files[path].view)) for path in todo]
     # The process's browser, kept between publishes; the copies print side by side.
-    result.update(zip(todo, print_pdfs(jobs) if jobs else [], strict=True))
+    result.update(zip(todo, print_pdfs(jobs), strict=True))
     return result
 
 
