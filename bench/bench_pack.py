@@ -96,11 +96,8 @@ if mode in ("fresh", "serial"):
     def fresh(jobs):
         with pdf.Printer() as printer:
             return one_at_a_time(printer, jobs)
-    kept = []
     def serial(jobs):
-        if not kept:
-            kept.append(pdf.Printer().__enter__())
-        return one_at_a_time(kept[0], jobs)
+        return [pdf.print_pdfs([job])[0] for job in jobs]
     publish.print_pdfs = fresh if mode == "fresh" else serial
 for name, phase in [("gather", "gather"), ("build_view", "view"), ("render_all", "charts"),
                     ("render_html", "html"), ("_pdfs", "pdf"), ("archive", "archive")]:
