@@ -237,8 +237,9 @@ def _publishes(
 
 def _series_table(figures: dict[str, list[dict[str, float]]], months: int, before: str) -> None:
     """Each mode's mean seconds per pack (its first pack included: the demo pays it)."""
-    print(f"Seconds per pack, mean of {months} consecutive months in one process "
-          f"(before = {before}):")  # fmt: skip
+    runs = len(next(iter(figures.values()))) // months
+    print(f"Seconds per pack, mean of {runs} run(s) of {months} consecutive months, "
+          f"each run in one process (before = {before}):")  # fmt: skip
     columns = [*PHASES, "cpu", "chromium_cpu"]
     print(f"  {'mode':8}" + "".join(f"{c.replace('chromium_cpu', 'Chr CPU'):>9}" for c in columns))
     means = {
