@@ -1,10 +1,15 @@
 """Benchmark: printing archived packs to PDF, headless Chromium beside WeasyPrint.
 
     .venv/bin/python bench/bench_pdf.py PACK.html [PACK.html ...] [--runs 3]
-        [--weasyprint-python /path/to/venv/bin/python]
+        [--publishes 8] [--weasyprint-python /path/to/venv/bin/python]
 
-Chromium is what etl/report/pdf.py uses (one browser for a publish's
-copies): the browser's start, then each pack's print, timed apart.
+Chromium is what etl/report/pdf.py uses: the browser's start, then each
+pack's print, timed apart.  Then the packs given are taken as the copies of
+one publish, printed ``--publishes`` times in three ways, in turn (so the
+machine's load falls on each alike): a browser started for each publish
+printing one copy at a time (the code before the kept browser), the kept
+browser one copy at a time, and the kept browser with the copies side by
+side (``print_pdfs``, as shipped); wall and Chromium's CPU seconds per publish.
 WeasyPrint is not a dependency of the project; give a Python that has it
 installed (``uv pip install weasyprint`` into a scratch venv) to time it on
 the same files with the same print stylesheet and running head, in a
@@ -16,15 +21,20 @@ is asserted.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
+import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from etl.report.pdf import Printer, print_stylesheet, running_head
+import psutil
+
+from etl.report.pdf import Printer, print_pdfs, print_stylesheet, running_head, shutdown
 
 #: Run by the WeasyPrint Python: the same stylesheet, a running head and
 #: "Page N of M" in @page margin boxes (WeasyPrint has no header templates).
@@ -56,6 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("packs", nargs="+", type=Path)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--publishes", type=int, default=8)
     parser.add_argument("--weasyprint-python", type=Path)
     parser.add_argument(
         "--head", default=running_head("Birmingham", "330", "March 2025"), help="running head"
@@ -74,12 +85,13 @@ def main() -> None:
                 pdf = printer.print_pdf(html, args.head)
                 times.append(time.perf_counter() - began)
             chromium[pack] = (times, len(pdf), _pages(pdf))
-    print(f"Chromium: browser start {start:.2f} s (once per publish)")
+    print(f"Chromium: browser start {start:.2f} s (once per process with print_pdfs)")
     for pack, (times, size, pages) in chromium.items():
         print(
             f"  {pack.name}: {statistics.median(times):.2f} s per print "
             f"(median of {len(times)}), {pages} pages, {size:,} bytes"
         )
+    _publishes([(p.read_text(encoding="utf-8"), args.head) for p in args.packs], args.publishes)
     if args.weasyprint_python is None:
         return
     done = subprocess.run(
@@ -106,6 +118,67 @@ def main() -> None:
             f"  {pack.name}: {median:.2f} s per print (median of {len(result['times'])}), "
             f"{result['pages']} pages, {result['bytes']:,} bytes; {ratio:.1f}x Chromium's time"
         )
+
+
+def _publishes(jobs: list[tuple[str, str]], publishes: int) -> None:
+    """The copies of one publish printed ``publishes`` times in each way, in turn."""
+
+    def own_browser() -> None:
+        with Printer() as printer:
+            for document, head in jobs:
+                printer.print_pdf(document, head)
+
+    def one_at_a_time() -> None:
+        for job in jobs:
+            print_pdfs([job])
+
+    ways = {
+        "a browser per publish, one at a time": own_browser,
+        "kept browser, one at a time": one_at_a_time,
+        "kept browser, side by side": lambda: print_pdfs(jobs),
+    }
+    # A closed browser's helpers outlive it by a moment and would go to init,
+    # their CPU uncounted: as a subreaper this process inherits and reaps them.
+    ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+    print_pdfs(jobs)  # started, and its tabs opened, before the timing
+    wall = {way: [] for way in ways}
+    cpu = {way: [] for way in ways}
+    for _ in range(publishes):
+        for way, publish in ways.items():
+            before = _chromium_cpu()
+            began = time.perf_counter()
+            publish()
+            wall[way].append(time.perf_counter() - began)
+            cpu[way].append(_chromium_cpu() - before)
+    shutdown()
+    print(f"{len(jobs)} copies a publish, {publishes} publishes each way, in turn:")
+    first = next(iter(ways))
+    for way in ways:
+        median = statistics.median(wall[way])
+        ratio = statistics.median(wall[first]) / median
+        print(
+            f"  {way}: {median:.2f} s per publish (median), Chromium CPU "
+            f"{statistics.fmean(cpu[way]):.2f} s (mean); the first's time over this: {ratio:.2f}x"
+        )
+
+
+def _chromium_cpu() -> float:
+    """CPU seconds of this process's browsers: the live ones and those it has reaped."""
+    while True:  # the helpers of a closed browser, inherited as their subreaper
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = children.ru_utime + children.ru_stime
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def _pages(pdf: bytes) -> int:

@@ -63,7 +63,7 @@ from etl.report.delivery import SmtpSettings, send_message
 from etl.report.figures import day
 from etl.report.hub import hub_las
 from etl.report.message import build_message
-from etl.report.pdf import Printer, running_head
+from etl.report.pdf import print_pdfs, running_head
 from etl.report.render import data_uris, render_html
 from etl.report.signoff import review_body, review_subject
 from etl.report.view import View, build_view
@@ -269,7 +269,7 @@ def _archived_html(copy: _Copy) -> bytes:
 
 
 def _pdfs(documents: dict[Path, bytes], files: dict[Path, _Copy]) -> dict[Path, bytes]:
-    """The PDF copy of each archived HTML document, printed by one browser.
+    """The PDF copy of each archived HTML document.
 
     An HTML file archived with the same bytes keeps the PDF beside it: the
     PDF is printed from the HTML alone, and Chromium stamps each print with
@@ -281,13 +281,14 @@ def _pdfs(documents: dict[Path, bytes], files: dict[Path, _Copy]) -> dict[Path, 
         if path.is_file() and kept.is_file() and path.read_bytes() == document:
             result[path] = kept.read_bytes()
     todo = [path for path in documents if path not in result]
-    if todo:
-        with Printer() as printer:
-            for path in todo:
-                view = files[path].view
-                head = running_head(view.council, view.la_code, view.month_name)
-                result[path] = printer.print_pdf(documents[path].decode("utf-8"), head)
+    jobs = [(documents[path].decode("utf-8"), _head(files[path].view)) for path in todo]
+    # The process's browser, kept between publishes; the copies print side by side.
+    result.update(zip(todo, print_pdfs(jobs), strict=True))
     return result
+
+
+def _head(view: View) -> str:
+    return running_head(view.council, view.la_code, view.month_name)
 
 
 @dataclass(frozen=True)
