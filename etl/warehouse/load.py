@@ -174,7 +174,7 @@ def _recompute(
     if earliest is not None and earliest < month:
         # Versions of referrals from before the usual 12 months.
         affected |= set(month_range(earliest, month.months_since(earliest)))
-    known = known_months(connection, la_code)
+    known = known_months(connection, la_code, min(affected), max(affected))
     months = sorted(affected & known)
     stored = sa.select(measures.c.kpi_id).where(
         measures.c.la_code == la_code, measures.c.month == month.start
