@@ -1,16 +1,20 @@
 """Benchmark: does a month cost more with more history behind it?
 
     .venv/bin/python bench/bench_history.py [--warehouse sqlite|postgresql] [--url SERVER]
-        [--early 12] [--late 120] [--repeat 3] [--explain] [--json OUT]
+        [--early 12] [--late 120] [--repeat 3] [--history library|cli] [--explain]
+        [--json OUT]
 
 Writes ``--late`` months of one LA's sample data and builds, untimed, two
 warehouses: one holding months 1..early-1, one holding months 1..late-1.
-The history is loaded through the library (read, pseudonymise with the
-CLI's key, ``load_month`` without measures) and measured once at the end,
-which gives the warehouse a month-by-month ``csc-pipeline ingest`` would;
-each warehouse is then copied ``--repeat`` times (SQLite: the backup API;
-PostgreSQL: ``CREATE DATABASE ... TEMPLATE``), so every timed ingest meets
-the same state.
+By default the history is loaded through the library (read, pseudonymise
+with the CLI's key, ``load_month`` without measures) and measured once at
+the end, which gives the warehouse a month-by-month ``csc-pipeline ingest``
+would, in a minute or two; ``--history cli`` runs one ``csc-pipeline
+ingest`` of all the history's files instead (several seconds a month), so
+var/ also holds what a deployment keeps (GX's results and Data Docs).  The
+warehouse and var/ are then copied ``--repeat`` times (SQLite: the backup
+API; PostgreSQL: ``CREATE DATABASE ... TEMPLATE``), so every timed ingest
+meets the same state.
 
 Timed, side by side and alternating: ``csc-pipeline ingest`` of month
 ``early``'s three files into a copy of the first, and of month ``late``'s
@@ -59,7 +63,7 @@ from etl.warehouse.db import SCHEMA, make_engine
 from etl.warehouse.load import load_month, recompute_after_load
 from etl.warehouse.measures import known_months, months_affected, recompute_measures
 from etl.warehouse.measures_sql import aggregate_queries
-from etl.warehouse.schema import CURRENT_LOAD, loads
+from etl.warehouse.schema import CURRENT_LOAD, DATA_TABLES, loads
 
 TARGET_RATIO = 1.2
 LA, START = "330", Month(2015, 4)
@@ -74,6 +78,13 @@ def main() -> None:
     parser.add_argument("--early", type=int, default=12, help="the month compared against")
     parser.add_argument("--late", type=int, default=120)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--history",
+        choices=("library", "cli"),
+        default="library",
+        help="build the history through the library (fast) or one `csc-pipeline ingest` "
+        "of all its files (slow; keeps GX's results in var/ as a real deployment does)",
+    )
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE (PostgreSQL)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
@@ -93,14 +104,12 @@ def main() -> None:
             flush=True,
         )
         run([CLI, "init"], env, root)
-        key = env["CSC_PSEUDONYM_KEY"].encode()
+        build = History(args.history, store, root, env)
         started = time.perf_counter()
-        _build(store.url("build"), [f for m in range(1, args.early) for f in by_month[m]], key)
-        early_copies = [store.copy("build", f"early{i}") for i in range(args.repeat)]
-        _build(
-            store.url("build"), [f for m in range(args.early, args.late) for f in by_month[m]], key
-        )
-        late_copies = [store.copy("build", f"late{i}") for i in range(args.repeat)]
+        build.add([f for m in range(1, args.early) for f in by_month[m]])
+        early_copies = [build.copy(f"early{i}") for i in range(args.repeat)]
+        build.add([f for m in range(args.early, args.late) for f in by_month[m]])
+        late_copies = [build.copy(f"late{i}") for i in range(args.repeat)]
         print(f"history built and copied (untimed): {time.perf_counter() - started:.0f} s")
 
         runs: dict[int, list[Run]] = {args.early: [], args.late: []}
@@ -137,6 +146,29 @@ def _report(runs: dict[int, list[Run]], early: int, late: int) -> dict[str, Any]
 
 
 # --- building the history -------------------------------------------------------------
+
+
+class History:
+    """The warehouse (and var/) the history is built in, and copies of both."""
+
+    def __init__(self, mode: str, store: Store, root: Path, env: dict[str, str]) -> None:
+        self.mode, self.store, self.root, self.env = mode, store, root, env
+        self.var = Path(env["CSC_VAR_DIR"])
+
+    def add(self, files: list[Path]) -> None:
+        if self.mode == "library":
+            _build(self.store.url("build"), files, self.env["CSC_PSEUDONYM_KEY"].encode())
+            return
+        landing = Path(self.env["CSC_LANDING_DIR"])
+        landing.mkdir(parents=True, exist_ok=True)
+        landed = [str(shutil.copy2(f, landing / f.name)) for f in files]
+        run([CLI, "ingest", *landed], self.env, self.root)
+
+    def copy(self, name: str) -> str:
+        """A copy of the warehouse, and of var/ (archive, GX results) as ``var-<name>``."""
+        self.store.copy("build", name)
+        shutil.copytree(self.var, self.root / f"var-{name}")
+        return name
 
 
 def _build(url: str, files: list[Path], key: bytes) -> None:
@@ -289,7 +321,10 @@ def _parts(
 
                 if _aggregate(engines[0], dataset, months[0], number) is not None:
                     show(f"measures query {dataset} #{number + 1}", query)
-        show("known_months", lambda e, m: _with(e, lambda c: known_months(c, LA)))
+        show(
+            "known_months (as a load looks them up)",
+            lambda e, m: _with(e, lambda c: known_months(c, LA, m - 12, m + 12)),
+        )
         show(
             "current_referrals(closure ids)",
             lambda e, m: _with(e, lambda c: queries.current_referrals(c, LA, _closure_ids(c, m))),
@@ -299,6 +334,15 @@ def _parts(
                 f"monthly_volumes({dataset})",
                 lambda e, m, d=dataset: _with(e, lambda c: queries.monthly_volumes(c, d, LA, m)),
             )
+        if store.backend == "postgresql":
+            # load_month refreshes a table's statistics after a load of 1,000 rows or more.
+            for table in DATA_TABLES.values():
+                show(
+                    f"ANALYZE {table.name}",
+                    lambda e, m, t=table.name: _with(
+                        e, lambda c: c.exec_driver_sql(f"ANALYZE {SCHEMA}.{t}")
+                    ),
+                )
         if args.explain and store.backend == "postgresql":
             _explain(engines[1], months[1])
     return parts
@@ -342,15 +386,13 @@ def _explain(engine: sa.Engine, month: Month) -> None:
             if statement is None:
                 continue
             query, parameters = statement
-            # Expanding parameters rendered in; the rest bound as the driver binds them.
-            compiled = query.params(parameters).compile(
-                dialect=engine.dialect, compile_kwargs={"render_postcompile": True}
-            )
+            # Expanding parameters (a list of months) rendered in, the rest bound.
+            state = query.compile(dialect=engine.dialect).construct_expanded_state(parameters)
             with engine.connect() as connection:
                 _as_measures_run(connection)
                 connection.exec_driver_sql(f"SET search_path TO {SCHEMA}")
                 plan = connection.exec_driver_sql(
-                    f"EXPLAIN (ANALYZE, BUFFERS) {compiled}", compiled.params
+                    f"EXPLAIN (ANALYZE, BUFFERS) {state.statement}", state.parameters
                 )
                 print(f"--- EXPLAIN ANALYZE {dataset} #{number + 1}, month {month}")
                 for (line,) in plan:
