@@ -219,7 +219,9 @@ def _recompute(
         if earliest is not None and earliest < month:
             # Versions of referrals from before the usual 12 months.
             affected |= set(month_range(earliest, month.months_since(earliest)))
-    known = known_months(connection, la_code)
+    if not affected:
+        return []
+    known = known_months(connection, la_code, min(affected), max(affected))
     months = sorted(affected & known)
     own = sorted({month for month, _earliest in loaded})
     stored = sa.select(measures.c.month).where(

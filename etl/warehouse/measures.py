@@ -90,21 +90,34 @@ def _csv_number(number: float | None) -> str:
 # --- computing ---------------------------------------------------------------------
 
 
-def loaded_months(connection: Connection, la_code: str) -> dict[str, set[Month]]:
-    """Per dataset, the months with a current load for the LA."""
+def loaded_months(
+    connection: Connection, la_code: str, first: Month | None = None, last: Month | None = None
+) -> dict[str, set[Month]]:
+    """Per dataset, the months with a current load for the LA (from ``first`` to ``last``).
+
+    The bounds keep the look-up to the months a computation can read, by the
+    (la_code, month) index, however many years of loads the LA has.
+    """
     query = sa.select(loads.c.dataset, loads.c.month).where(
         loads.c.la_code == la_code,
         CURRENT_LOAD,
     )
+    if first is not None:
+        query = query.where(loads.c.month >= first.start)
+    if last is not None:
+        query = query.where(loads.c.month <= last.start)
     loaded: dict[str, set[Month]] = {kpi.dataset: set() for kpi in KPIS}
     for dataset, day in connection.execute(query):
         loaded.setdefault(dataset, set()).add(Month.of(day))
     return loaded
 
 
-def known_months(connection: Connection, la_code: str) -> set[Month]:
-    """Months with at least one dataset loaded for the LA: those that get measures."""
-    return set().union(*loaded_months(connection, la_code).values())
+def known_months(
+    connection: Connection, la_code: str, first: Month | None = None, last: Month | None = None
+) -> set[Month]:
+    """Months with at least one dataset loaded for the LA (from ``first`` to ``last``):
+    those that get measures."""
+    return set().union(*loaded_months(connection, la_code, first, last).values())
 
 
 @cache
@@ -157,7 +170,9 @@ def compute_measures(
     for query, parameters in aggregate_queries(la_code, wanted, chosen):
         for row in connection.execute(query, parameters).mappings():
             figures[Month.of(row["month"])].update(row)
-    loaded = loaded_months(connection, la_code)
+    # A measure reads at most its window: kpi.window months back from its month.
+    reach = max(kpi.window for kpi in kpis if kpi.dataset in chosen) - 1
+    loaded = loaded_months(connection, la_code, wanted[0] - reach, wanted[-1])
     return [
         _value(kpi, la_code, month, figures[month], loaded[kpi.dataset])
         for month in wanted

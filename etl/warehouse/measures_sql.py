@@ -116,6 +116,26 @@ def is_current(version: sa.FromClause, name: str = "later") -> sa.ColumnElement[
     return ~newer.exists()
 
 
+def is_latest(version: sa.FromClause, name: str) -> sa.ColumnElement[bool]:
+    """:func:`is_current` as a look-up per row: ``version`` is from its referral's latest month.
+
+    The same rows as ``is_current``, but no planner can answer it by hashing
+    every version the LA ever sent (PostgreSQL does that for the NOT EXISTS
+    of a window's referrals): it costs one primary-key probe per row, so a
+    window of referrals costs the same however much history lies behind it.
+    """
+    later = referral_versions.alias(name)
+    latest = (
+        sa.select(sa.func.max(later.c.month))
+        .where(
+            later.c.la_code == version.c.la_code,
+            later.c.referral_id == version.c.referral_id,
+        )
+        .scalar_subquery()
+    )
+    return version.c.month == latest
+
+
 def current_referrals(la_code: str | None = None) -> sa.Select[Any]:
     """Each referral's current version: its row from the latest extract month."""
     rv = referral_versions
@@ -300,14 +320,18 @@ def teams_query() -> sa.Select[Any]:
 
 
 def _current_between(column: str, name: str) -> sa.Subquery:
-    """Current referrals whose date ``column`` falls in the span of the months."""
+    """Current referrals whose date ``column`` falls in the span of the months.
+
+    Found by the (la_code, ``column``) index, so only the span's versions are
+    read, each checked current by a look-up of its own (:func:`is_latest`).
+    """
     rv = referral_versions.alias(f"{name}_version")
     day = rv.c[column]
     query = sa.select(rv).where(
         rv.c.la_code == _la_code(),
         day >= sa.bindparam("first_month", type_=sa.Date),
         day < sa.bindparam("after_months", type_=sa.Date),
-        is_current(rv, f"{name}_later"),
+        is_latest(rv, f"{name}_later"),
     )
     return query.subquery(name)
 
