@@ -208,9 +208,10 @@ def when(value: str) -> datetime:
 
 
 def la_of(stack: Stack, dag_id: str, run_id: str, ti: dict[str, Any]) -> str:
-    """The LA a mapped task instance is for, from the XCom it returned."""
+    """The LA a mapped task instance is for, from the XCom it returned (a batch of one LA)."""
     value = stack.xcom(dag_id, run_id, ti["task_id"], ti["map_index"])
-    return str(value["la_code"])
+    (la_code,) = {load["la_code"] for load in value["loads"]}
+    return str(la_code)
 
 
 def worker_of(stack: Stack, pid: int) -> str | None:
