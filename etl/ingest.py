@@ -149,6 +149,18 @@ def ingest_file(
 ) -> IngestResult:
     """Validate and load one landed file, then archive or quarantine it."""
     outcome = validate_landed(path, engine=engine, key=key, folders=folders, gx_dir=gx_dir)
+    return _finish(outcome, engine=engine, folders=folders, loaded_by=loaded_by, force=force)
+
+
+def _finish(
+    outcome: tuple[Accepted, Checked] | IngestResult,
+    *,
+    engine: Engine,
+    folders: Folders,
+    loaded_by: str,
+    force: bool,
+) -> IngestResult:
+    """A validated file's result: a rejection as it is, an accepted file loaded."""
     if isinstance(outcome, IngestResult):
         return outcome
     accepted, checked = outcome
@@ -401,19 +413,9 @@ def ingest_files(
     for group in _batches(ingest_order(paths)):
         outcomes = validate_many(group, engine=engine, key=key, folders=folders, gx_dir=gx_dir)
         for outcome in outcomes:
-            if isinstance(outcome, IngestResult):
-                result = outcome
-            else:
-                accepted, checked = outcome
-                loaded = load_accepted(
-                    accepted,
-                    checked.frame,
-                    engine=engine,
-                    folders=folders,
-                    loaded_by=loaded_by,
-                    force=force,
-                )
-                result = replace(loaded, problems=tuple(checked.problems))
+            result = _finish(
+                outcome, engine=engine, folders=folders, loaded_by=loaded_by, force=force
+            )
             if finished is not None:
                 finished(result)
             results.append(result)

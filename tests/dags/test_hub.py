@@ -50,6 +50,20 @@ def _land(pipeline: Pipeline, folder: Path) -> list[Path]:
     return files
 
 
+def _cli_checksums(files: list[Path], tmp_path: Path) -> dict[str, str]:
+    """The warehouse checksums ``csc-pipeline ingest``'s code gives for copies of ``files``."""
+    cli = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    upgrade(cli)
+    landing = tmp_path / "cli-landing"
+    landing.mkdir()
+    copies = [Path(shutil.copy(path, landing / path.name)) for path in files]
+    folders = Folders(tmp_path / "cli-archive", tmp_path / "cli-quarantine")
+    ingest_files(copies, engine=cli, key=KEY.encode(), folders=folders, loaded_by="test")
+    sums = warehouse_checksums(cli, exclude=("load_id",))
+    cli.dispose()
+    return sums
+
+
 def test_a_hub_month_runs_in_batches_and_builds_the_cli_warehouse(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -99,17 +113,9 @@ def test_a_hub_month_runs_in_batches_and_builds_the_cli_warehouse(
     assert len(pipeline.mail.messages) - len(alerts) == 19 * 2  # two audiences each
 
     # The same files through csc-pipeline ingest's code give the same warehouse.
-    cli = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
-    upgrade(cli)
-    landing = tmp_path / "cli-landing"
-    landing.mkdir()
-    copies = [Path(shutil.copy(path, landing / path.name)) for path in files]
-    folders = Folders(tmp_path / "cli-archive", tmp_path / "cli-quarantine")
-    ingest_files(copies, engine=cli, key=KEY.encode(), folders=folders, loaded_by="test")
-    assert warehouse_checksums(cli, exclude=("load_id",)) == warehouse_checksums(
+    assert _cli_checksums(files, tmp_path) == warehouse_checksums(
         pipeline.engine, exclude=("load_id",)
     )
-    cli.dispose()
 
 
 def test_a_backfill_loads_each_las_months_as_one_batch_and_builds_the_cli_warehouse(
@@ -135,14 +141,6 @@ def test_a_backfill_loads_each_las_months_as_one_batch_and_builds_the_cli_wareho
         assert (pipeline.settings.reports_dir / "330" / str(month) / "kpis.csv").is_file()
     assert len(pipeline.mail.messages) == months * 2
 
-    cli = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
-    upgrade(cli)
-    landing = tmp_path / "cli-landing"
-    landing.mkdir()
-    copies = [Path(shutil.copy(path, landing / path.name)) for path in files]
-    folders = Folders(tmp_path / "cli-archive", tmp_path / "cli-quarantine")
-    ingest_files(copies, engine=cli, key=KEY.encode(), folders=folders, loaded_by="test")
-    assert warehouse_checksums(cli, exclude=("load_id",)) == warehouse_checksums(
+    assert _cli_checksums(files, tmp_path) == warehouse_checksums(
         pipeline.engine, exclude=("load_id",)
     )
-    cli.dispose()
