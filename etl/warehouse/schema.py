@@ -167,17 +167,11 @@ workforce = _data_table("workforce")
 referral_versions = _data_table("referrals")
 closures = _data_table("closures")
 
-# The re-referral look-up is "this child, this year": (la_code, child_id,
-# referral_date).  A month's referrals are found by (la_code, referral_date)
-# (migration 0007): through la_code alone they read the LA's whole history.
-# The re-referral look-up has two equality columns on its own index, so both
-# planners keep it there (bench/bench_history.py --explain shows the plans).
-sa.Index(
-    "ix_referral_versions_la_code_child_id_referral_date",
-    referral_versions.c.la_code,
-    referral_versions.c.child_id,
-    referral_versions.c.referral_date,
-)
+# A month's referrals, and the year before them that re-referrals look back
+# on, are found by (la_code, referral_date) (migration 0007): through la_code
+# alone they read the LA's whole history.  Re-referrals are then one sort of
+# that span, so no index by child is kept (migration 0008): it was the
+# dearest of the table's indexes to build and to maintain.
 sa.Index(
     "ix_referral_versions_la_code_referral_date",
     referral_versions.c.la_code,
