@@ -135,10 +135,10 @@ def _write_samples(
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check files against their contract without loading them (one GX run per dataset)."""
-    from etl.reader import read_extract
+    from etl.reader import read_extracts
     from etl.validation import ToCheck, check_batch
 
-    extracts = [read_extract(path) for path in args.files]
+    extracts = read_extracts(args.files)
     by_dataset: dict[str | None, list[int]] = {}
     for index, extract in enumerate(extracts):
         by_dataset.setdefault(extract.name.dataset if extract.name else None, []).append(index)

@@ -25,7 +25,7 @@ from etl.errors import FilingFailed
 from etl.filenames import BadFileName, parse_name
 from etl.months import Month
 from etl.problems import Problem
-from etl.reader import Extract, read_extract
+from etl.reader import Extract, read_extracts
 from etl.validation import Checked, ToCheck, check_batch
 from etl.warehouse import queries
 from etl.warehouse.load import load_month
@@ -206,10 +206,9 @@ def validate_many(
     where it is.
     """
     when = datetime.now(UTC)
-    items, sha256s = [], []
-    for path in map(Path, paths):
-        sha256s.append(filing.sha256_of(path) if path.exists() else "")
-        items.append(_to_check(read_extract(path), engine))
+    paths = [Path(path) for path in paths]
+    sha256s = [filing.sha256_of(path) if path.exists() else "" for path in paths]
+    items = [_to_check(extract, engine) for extract in read_extracts(paths)]
     checked: list[Checked | None] = [None] * len(items)
     by_dataset: dict[str | None, list[int]] = {}
     for index, item in enumerate(items):

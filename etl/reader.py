@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -103,20 +103,40 @@ class _Unreadable(Exception):
 
 def read_extract(path: str | Path) -> Extract:
     """Read and type one landed file; problems are returned, never raised."""
-    path = Path(path)
-    try:
-        name = parse_name(path)
-    except BadFileName as exc:
-        return _rejected(path, None, "file_name", str(exc))
-    contract = load_contract(name.dataset)
-    problems: list[Problem] = []
-    try:
-        raw, encoding = _read_raw(path, name, problems)
-    except _Unreadable as exc:
-        return _rejected(path, name, exc.rule, str(exc), exc.rows)
-    extract = Extract(path, name, pd.DataFrame(), problems, encoding)
-    _type_columns(extract, contract, raw)
+    (extract,) = read_extracts([path])
     return extract
+
+
+def read_extracts(paths: Sequence[str | Path]) -> list[Extract]:
+    """Read and type landed files, each as :func:`read_extract` would alone.
+
+    The raw tables of one dataset's files are typed together, one pass per
+    column over all their rows: a hub's month is 153 small files a dataset,
+    and typing each alone cost more in pandas' per-call overhead than in the
+    data.  Every cell is typed on its own, so what a file gets (values,
+    problems, rows) does not depend on the files beside it.
+    """
+    extracts: list[Extract] = []
+    raws: dict[str, list[tuple[Extract, pd.DataFrame]]] = {}
+    for given in paths:
+        path = Path(given)
+        try:
+            name = parse_name(path)
+        except BadFileName as exc:
+            extracts.append(_rejected(path, None, "file_name", str(exc)))
+            continue
+        problems: list[Problem] = []
+        try:
+            raw, encoding = _read_raw(path, name, problems)
+        except _Unreadable as exc:
+            extracts.append(_rejected(path, name, exc.rule, str(exc), exc.rows))
+            continue
+        extract = Extract(path, name, pd.DataFrame(), problems, encoding)
+        extracts.append(extract)
+        raws.setdefault(name.dataset, []).append((extract, raw))
+    for dataset, read in raws.items():
+        _type_columns(load_contract(dataset), read)
+    return extracts
 
 
 def _rejected(
@@ -371,9 +391,41 @@ def _with_header(table: pd.DataFrame, file: str, problems: list[Problem]) -> pd.
 # --- typed table ---------------------------------------------------------------
 
 
-def _type_columns(extract: Extract, contract: Contract, raw: pd.DataFrame) -> None:
+def _type_columns(contract: Contract, read: Sequence[tuple[Extract, pd.DataFrame]]) -> None:
+    """Type the raw tables of files of one dataset, all at once; each file gets its own
+    frame, unreadable cells and problems, in contract column order."""
+    bodies = []
+    for extract, raw in read:
+        present = set(raw.columns) - {ROW}
+        _header_problems(extract, contract, present)
+        extract.absent = {c for c in contract.columns if c not in present}
+        # Absent columns are blank, as in a file whose column is empty.
+        wanted = [c for c in contract.columns if c in present]
+        bodies.append(raw.loc[:, [ROW, *wanted]])
+    # Each file's rows are one run of the whole, from its offset on.
+    offsets = np.cumsum([0, *(len(body) for body in bodies)])
+    raw = bodies[0] if len(bodies) == 1 else pd.concat(bodies, ignore_index=True)
+    del bodies
+    typed: dict[str, pd.Series] = {ROW: raw[ROW].astype("int64").reset_index(drop=True)}
+    for column in contract.columns.values():
+        if column.name in raw.columns:
+            # Popped: each raw column is freed once typed, bounding peak memory.
+            cells = raw.pop(column.name).fillna("").astype("str")
+        else:
+            cells = pd.Series([""] * len(raw), dtype="str")
+        values, bad = _parse_column(column, cells, raw[ROW], read, offsets)
+        typed[column.name] = values
+        for (extract, _raw), start, end in zip(read, offsets, offsets[1:], strict=False):
+            if column.name not in extract.absent:
+                extract.invalid[column.name] = bad.iloc[start:end].reset_index(drop=True)
+    frame = pd.DataFrame(typed)
+    for (extract, _raw), start, end in zip(read, offsets, offsets[1:], strict=False):
+        part = frame if len(read) == 1 else frame.iloc[start:end]
+        extract.frame = part.reset_index(drop=True)
+
+
+def _header_problems(extract: Extract, contract: Contract, present: set[str]) -> None:
     file = extract.file
-    present = set(raw.columns) - {ROW}
     missing = [c for c in contract.required_columns if c not in present]
     if missing:
         extract.problems.append(
@@ -396,25 +448,16 @@ def _type_columns(extract: Extract, contract: Contract, raw: pd.DataFrame) -> No
                 column=", ".join(unknown),
             )
         )
-    typed: dict[str, pd.Series] = {ROW: raw[ROW].astype("int64")}
-    for column in contract.columns.values():
-        if column.name in present:
-            # Popped: each raw column is freed once typed, bounding peak memory.
-            values, bad = _parse_column(column, raw.pop(column.name), raw[ROW], extract)
-            extract.invalid[column.name] = bad
-        else:
-            extract.absent.add(column.name)
-            values = _parse_column(
-                column, pd.Series([""] * len(raw), dtype="str"), raw[ROW], extract
-            )[0]
-        typed[column.name] = values.reset_index(drop=True)
-    extract.frame = pd.DataFrame(typed)
 
 
 def _parse_column(
-    column: Column, raw: pd.Series, rows: pd.Series, extract: Extract
+    column: Column,
+    raw: pd.Series,
+    rows: pd.Series,
+    read: Sequence[tuple[Extract, pd.DataFrame]],
+    offsets: np.ndarray,
 ) -> tuple[pd.Series, pd.Series]:
-    """Typed values and the mask of present-but-unreadable cells.
+    """Typed values and the mask of present-but-unreadable cells, of every file's rows.
 
     Only the syntax of a cell is checked here (is it a date, a number, a
     yes/no?).  What the value must be (codes, ranges, patterns, required
@@ -423,12 +466,16 @@ def _parse_column(
     text = raw.str.strip()
     blank = text == ""
     values, bad, rule, expected = _PARSERS[column.type](column, text)
-    bad = bad & ~blank
-    _report(extract, column, rule, bad, rows, raw, expected)
+    bad = (bad & ~blank).reset_index(drop=True)
+    if bad.any():
+        for (extract, _raw), start, end in zip(read, offsets, offsets[1:], strict=False):
+            part = slice(int(start), int(end))
+            failing, cells = bad.iloc[part], raw.iloc[part]
+            _report(extract, column, rule, failing, rows.iloc[part], cells, expected)
     # A value that could not be read is blank to the checks that follow, which
     # skip it (it is reported once, here) rather than report it again.
-    values = values.mask(blank | bad)
-    return values.reset_index(drop=True), bad.reset_index(drop=True)
+    values = values.reset_index(drop=True).mask(blank.reset_index(drop=True) | bad)
+    return values, bad
 
 
 def _report(
@@ -442,9 +489,9 @@ def _report(
 ) -> None:
     if not failing.any():
         return
-    bad_rows = tuple(int(r) for r in rows[failing])
+    bad_rows = tuple(int(r) for r in rows[failing.to_numpy()])
     # Never echo an identifier's value: it is personal data.
-    examples = () if column.identifier else tuple(dict.fromkeys(raw[failing].head(3)))
+    examples = () if column.identifier else tuple(dict.fromkeys(raw[failing.to_numpy()].head(3)))
     extract.problems.append(
         Problem(
             extract.file,
