@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sqlite3
 import statistics
@@ -128,6 +129,7 @@ def main() -> None:
         print(load_average())
         parts = _parts(store, early_copies[0], late_copies[0], args, START)
         if args.json:
+            figures.update(early=args.early, late=args.late, load=os.getloadavg()[0])
             figures["parts"] = parts
             args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 

@@ -25,10 +25,17 @@ def main() -> None:
     history = json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))
     out = Path(sys.argv[3])
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
-    months = [p["month"] for p in history]
-    left.plot(months, [p["ingest_wall"] for p in history], "o-", label="ingest, wall")
-    left.plot(months, [p["ingest_cpu"] for p in history], "s-", label="ingest, CPU")
-    left.plot(months, [p["import_cpu"] for p in history], "^:", label="imports alone, CPU")
+    if isinstance(history, dict):
+        # bench_history.py --json: medians of month ``early`` and month ``late``.
+        months = [history["early"], history["late"]]
+        for kind, style in (("wall", "o-"), ("cpu", "s-")):
+            figures = history[kind]
+            left.plot(months, [figures["early"], figures["late"]], style, label=f"ingest, {kind}")
+    else:  # the earlier format: one point per month measured
+        months = [p["month"] for p in history]
+        left.plot(months, [p["ingest_wall"] for p in history], "o-", label="ingest, wall")
+        left.plot(months, [p["ingest_cpu"] for p in history], "s-", label="ingest, CPU")
+        left.plot(months, [p["import_cpu"] for p in history], "^:", label="imports alone, CPU")
     left.set_xlabel("month loaded (months of history before it + 1)")
     left.set_ylabel("seconds for one LA's month (3 files)")
     left.set_title("Cost of a month against history (PostgreSQL)")
@@ -43,7 +50,8 @@ def main() -> None:
     right.set_title("Cost of a hub's month against its LAs (PostgreSQL)")
     right.set_ylim(bottom=0)
     right.legend()
-    loads = [p["load"] for p in [*hub, *history] if "load" in p]
+    points = [history] if isinstance(history, dict) else history
+    loads = [p["load"] for p in [*hub, *points] if "load" in p]
     if loads:
         figure.suptitle(
             f"2-core shared machine, 1-minute load average {min(loads):.1f} to {max(loads):.1f} "

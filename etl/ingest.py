@@ -208,7 +208,7 @@ def validate_many(
     when = datetime.now(UTC)
     paths = [Path(path) for path in paths]
     sha256s = [filing.sha256_of(path) if path.exists() else "" for path in paths]
-    items = [_to_check(extract, engine) for extract in read_extracts(paths)]
+    items = _to_checks(read_extracts(paths), engine)
     checked: list[Checked | None] = [None] * len(items)
     by_dataset: dict[str | None, list[int]] = {}
     for index, item in enumerate(items):
@@ -226,20 +226,29 @@ def validate_many(
     return outcomes
 
 
-def _to_check(extract: Extract, engine: Engine) -> ToCheck:
-    """An extract with what its cross-file rules need from the warehouse."""
-    name = extract.name
-    if name is None:
-        return ToCheck(extract)
-    references: dict[str, pd.DataFrame] | None = None
+def _to_checks(extracts: Sequence[Extract], engine: Engine) -> list[ToCheck]:
+    """The extracts with what their cross-file rules need from the warehouse."""
+    # Only the referrals a closures file names: the rest cannot change its
+    # checks (an LA's files of several months share one look-up).
+    named: dict[str, set[str]] = {}
+    for extract in extracts:
+        if extract.name is not None and extract.name.dataset == "closures":
+            ids = extract.frame.get("referral_id", pd.Series(dtype="str")).dropna()
+            named.setdefault(extract.name.la_code, set()).update(ids)
+    items = []
     with engine.connect() as connection:
-        if name.dataset == "closures":
-            # Only the referrals the file names: the rest cannot change its checks.
-            named = extract.frame.get("referral_id", pd.Series(dtype="str")).dropna()
-            current = queries.current_referrals(connection, name.la_code, named.tolist())
-            references = {"referrals": current}
-        history = queries.monthly_volumes(connection, name.dataset, name.la_code, name.month)
-    return ToCheck(extract, references, history)
+        current = queries.current_referrals_of(connection, named) if named else {}
+        for extract in extracts:
+            name = extract.name
+            if name is None:
+                items.append(ToCheck(extract))
+                continue
+            references = {"referrals": current[name.la_code]} if name.la_code in current else None
+            history = queries.monthly_volumes(connection, name.dataset, name.la_code, name.month)
+            items.append(
+                ToCheck(extract, references if name.dataset == "closures" else None, history)
+            )
+    return items
 
 
 def _outcome(

@@ -75,3 +75,35 @@ def test_no_ids_reads_nothing(tmp_path: Path, engine: Engine) -> None:
     with engine.connect() as connection:
         frame = queries.current_referrals(connection, "330", [])
     assert list(frame.columns) == ["referral_id", "assessment_start_date"] and frame.empty
+
+
+def test_one_lookup_for_many_las_is_each_las_own(tmp_path: Path, engine: Engine) -> None:
+    files = [
+        *write_sample(tmp_path / "landing", la_code="330", start=START, months=2, seed=3),
+        *write_sample(tmp_path / "landing", la_code="331", start=START, months=2, seed=4),
+    ]
+    last = START + 1
+    earlier = [f for f in files if parse_name(f).month < last]
+    folders = Folders(tmp_path / "archive", tmp_path / "quarantine")
+    loaded = ingest_files(earlier, engine=engine, key=KEY, folders=folders, loaded_by="test")
+    assert [r.status for r in loaded] == ["loaded"] * 6
+    named = {
+        la: read_extract(tmp_path / "landing" / f"closures_{la}_{last}.csv")
+        .frame["referral_id"]
+        .dropna()
+        .tolist()
+        for la in ("330", "331")
+    }
+    # The same ids under the other LA must find nothing of this one.
+    named["331"] += named["330"][:5]
+    with engine.connect() as connection:
+        together = queries.current_referrals_of(connection, {**named, "332": []})
+        alone = {la: queries.current_referrals(connection, la, ids) for la, ids in named.items()}
+    assert set(together) == {"330", "331", "332"} and together["332"].empty
+    for la, frame in alone.items():
+        assert len(frame) > 0
+        pd.testing.assert_frame_equal(
+            together[la].sort_values("referral_id").reset_index(drop=True),
+            frame.sort_values("referral_id").reset_index(drop=True),
+            check_dtype=False,
+        )

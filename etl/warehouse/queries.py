@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -16,8 +16,11 @@ from etl.warehouse.schema import TABLE_NAMES, metadata, referral_versions
 
 #: The date that says a row belongs to its extract month (the rest are updates).
 _OWN_MONTH_DATE = {"referrals": "referral_date"}
-#: Bind parameters per look-up: well under SQLite's and PostgreSQL's limits.
+#: Referrals per look-up (two bind parameters each): well under SQLite's and
+#: PostgreSQL's limits.
 _IDS_PER_QUERY = 5_000
+#: What a closure's checks read of its referral.
+_CURRENT_COLUMNS = ["referral_id", "assessment_start_date"]
 
 
 def current_referrals(
@@ -29,16 +32,37 @@ def current_referrals(
     found by the table's key; a closure's check needs no other row, and the
     LA's whole history of referrals grows every month.  None: every referral.
     """
-    columns = ["referral_id", "assessment_start_date"]
-    current = current_referrals_query(la_code)
     if referral_ids is None:
-        return _frame(connection, current, columns)
-    wanted = sorted(set(referral_ids))
+        return _frame(connection, current_referrals_query(la_code), _CURRENT_COLUMNS)
+    return current_referrals_of(connection, {la_code: referral_ids})[la_code]
+
+
+def current_referrals_of(
+    connection: Connection, named: Mapping[str, Iterable[str]]
+) -> dict[str, pd.DataFrame]:
+    """:func:`current_referrals` of the named referrals of many LAs, by LA code.
+
+    One query for a hub's closures files, not one per LA: the look-ups go by
+    the key (la_code, referral_id) either way.
+    """
+    rv = referral_versions
+    pairs = sorted({(la, str(rid)) for la, ids in named.items() for rid in ids})
+    key = sa.tuple_(rv.c.la_code, rv.c.referral_id)
     parts = [
-        _frame(connection, current.where(referral_versions.c.referral_id.in_(chunk)), columns)
-        for chunk in (wanted[i : i + _IDS_PER_QUERY] for i in range(0, len(wanted), _IDS_PER_QUERY))
+        _frame(
+            connection,
+            current_referrals_query().where(key.in_(pairs[i : i + _IDS_PER_QUERY])),
+            ["la_code", *_CURRENT_COLUMNS],
+        )
+        for i in range(0, len(pairs), _IDS_PER_QUERY)
     ]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    found = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    empty = pd.DataFrame(columns=_CURRENT_COLUMNS)
+    by_la = {la: empty for la in named}
+    if not found.empty:
+        for la, rows in found.groupby("la_code", sort=False):
+            by_la[str(la)] = rows[_CURRENT_COLUMNS].reset_index(drop=True)
+    return by_la
 
 
 def _frame(connection: Connection, query: sa.Select[Any], columns: list[str]) -> pd.DataFrame:
