@@ -98,6 +98,31 @@ def _days_between_sqlite(element: days_between, compiler: SQLCompiler, **kw: Any
     return f"CAST(julianday({b}) - julianday({a}) AS INTEGER)"
 
 
+class month_start(FunctionElement[date]):  # lower case: reads as a SQL function
+    """The first day of a date's month."""
+
+    type = sa.Date()
+    name = "month_start"
+    inherit_cache = True
+
+
+@compiles(month_start)
+def _month_start_other(element: month_start, compiler: SQLCompiler, **kw: Any) -> str:
+    raise sa.exc.CompileError("month_start is written for PostgreSQL and SQLite only")
+
+
+@compiles(month_start, "postgresql")
+def _month_start_pg(element: month_start, compiler: SQLCompiler, **kw: Any) -> str:
+    (day,) = element.clauses
+    return f"CAST(date_trunc('month', {compiler.process(day, **kw)}) AS DATE)"
+
+
+@compiles(month_start, "sqlite")
+def _month_start_sqlite(element: month_start, compiler: SQLCompiler, **kw: Any) -> str:
+    (day,) = element.clauses
+    return f"date({compiler.process(day, **kw)}, 'start of month')"
+
+
 # --- current state of referrals -----------------------------------------------------------
 
 
@@ -392,6 +417,7 @@ def referrals_query(count: int) -> sa.Select[Any]:
             d.nfa,
             d.allocated,
             sa.case((earlier, 1), else_=0).label("re_referred"),
+            month_start(d.referral_date).label("referral_month"),
         )
         .where(d.referral_date >= sa.bindparam("first_month", type_=sa.Date))
         .subquery("flagged")
@@ -408,9 +434,9 @@ def referrals_query(count: int) -> sa.Select[Any]:
             _count(sa.and_(f.nfa.is_(sa.false()), f.allocated.is_(sa.false())))
         ),
     }
-    joined = p.outerjoin(
-        flagged, sa.and_(f.referral_date >= p.c.month, f.referral_date < p.c.next_month)
-    )
+    # By equality: the window is computed once, and each month takes its rows
+    # by hash, not by a pass over the whole span per month.
+    joined = p.outerjoin(flagged, f.referral_month == p.c.month)
     return sa.select(*_select(p, figures)).select_from(joined).group_by(p.c.month)
 
 
