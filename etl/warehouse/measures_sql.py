@@ -114,7 +114,7 @@ def _month_start_other(element: month_start, compiler: SQLCompiler, **kw: Any) -
 @compiles(month_start, "postgresql")
 def _month_start_pg(element: month_start, compiler: SQLCompiler, **kw: Any) -> str:
     (day,) = element.clauses
-    return f"CAST(date_trunc('month', {compiler.process(day, **kw)}) AS DATE)"
+    return f"CAST(date_trunc('month', CAST({compiler.process(day, **kw)} AS TIMESTAMP)) AS DATE)"
 
 
 @compiles(month_start, "sqlite")
@@ -456,6 +456,7 @@ def assessments_query(count: int) -> sa.Select[Any]:
         a.c.referral_id,
         a.c.assessment_authorised_date.label("authorised"),
         sa.case((in_time, 1), else_=0).label("in_time"),
+        month_start(a.c.assessment_authorised_date).label("authorised_month"),
     ).subquery("assessed")
     f = flagged.c
     completed = sa.func.count(f.referral_id)
@@ -465,7 +466,8 @@ def assessments_query(count: int) -> sa.Select[Any]:
             numerator=sa.func.coalesce(sa.func.sum(f.in_time), 0), denominator=completed
         ),
     }
-    joined = p.outerjoin(flagged, sa.and_(f.authorised >= p.c.month, f.authorised < p.c.next_month))
+    # By equality, as the referral measures: the span is read once.
+    joined = p.outerjoin(flagged, f.authorised_month == p.c.month)
     return sa.select(*_select(p, figures)).select_from(joined).group_by(p.c.month)
 
 
