@@ -126,28 +126,39 @@ def _month_start_sqlite(element: month_start, compiler: SQLCompiler, **kw: Any) 
 # --- current state of referrals -----------------------------------------------------------
 
 
-def is_current(
-    version: sa.FromClause, name: str = "later", since: sa.ColumnElement[date] | None = None
-) -> sa.ColumnElement[bool]:
+def is_current(version: sa.FromClause, name: str = "later") -> sa.ColumnElement[bool]:
     """``version`` (a referral_versions row) is its referral's current version.
 
     It is current when no version of the same referral (same LA) comes from a
     later extract month, so reloading an earlier month never hides a later one.
-
-    ``since``, when given, is a date no later than the first day of
-    ``version``'s month: only versions of months after it can be later, so
-    the test reads those alone (by the (la_code, month) index, or as one
-    hash of them), never every version the LA ever sent.
     """
     later = referral_versions.alias(name)
-    conditions = [
+    newer = sa.select(later.c.month).where(
         later.c.la_code == version.c.la_code,
         later.c.referral_id == version.c.referral_id,
         later.c.month > version.c.month,
-    ]
-    if since is not None:
-        conditions.append(later.c.month > since)
-    return ~sa.select(later.c.month).where(*conditions).exists()
+    )
+    return ~newer.exists()
+
+
+def is_latest(version: sa.FromClause, name: str) -> sa.ColumnElement[bool]:
+    """:func:`is_current` as a look-up per row: ``version`` is from its referral's latest month.
+
+    The same rows as ``is_current``, but no planner can answer it by hashing
+    every version the LA ever sent (PostgreSQL does that for the NOT EXISTS
+    of a window's referrals): it costs one primary-key probe per row, so a
+    window of referrals costs the same however much history lies behind it.
+    """
+    later = referral_versions.alias(name)
+    latest = (
+        sa.select(sa.func.max(later.c.month))
+        .where(
+            later.c.la_code == version.c.la_code,
+            later.c.referral_id == version.c.referral_id,
+        )
+        .scalar_subquery()
+    )
+    return version.c.month == latest
 
 
 class binary_order(FunctionElement[str]):  # lower case: reads as a SQL function
@@ -367,20 +378,20 @@ def _current_between(column: str, name: str, first: str = "first_month") -> sa.S
     ``first`` to the end of the months.
 
     Found by the (la_code, ``column``) index, so only the span's versions are
-    read; each is checked current against later months' versions only
-    (:func:`is_current` with ``since``).  The bound is exact because a
-    version's dates lie in or before its own month (the contract's hard rules
-    referral_not_after_month and authorised_not_after_month): a version dated
-    in the span is from the span's first month or a later one.
+    read, each checked current by a look-up of its own (:func:`is_latest`).
+    A set-based test (an anti-join with the versions of later months) is 2.5
+    times faster on 2 million referrals when the table's statistics are
+    fresh, but with stale ones (a table grown since its last ANALYZE) the
+    planner nests it as a scan per referral: minutes for 36,000 referrals.
+    The look-up's cost never depends on the planner's estimates.
     """
     rv = referral_versions.alias(f"{name}_version")
     day = rv.c[column]
-    since = sa.bindparam(first, type_=sa.Date)
     query = sa.select(rv).where(
         rv.c.la_code == _la_code(),
-        day >= since,
+        day >= sa.bindparam(first, type_=sa.Date),
         day < sa.bindparam("after_months", type_=sa.Date),
-        is_current(rv, f"{name}_later", since),
+        is_latest(rv, f"{name}_later"),
     )
     return query.subquery(name)
 
