@@ -16,7 +16,7 @@ from etl.warehouse.schema import TABLE_NAMES, metadata, referral_versions
 
 #: The date that says a row belongs to its extract month (the rest are updates).
 _OWN_MONTH_DATE = {"referrals": "referral_date"}
-#: Referrals per look-up (two bind parameters each): well under SQLite's and
+#: Referrals per look-up (a bind parameter each): well under SQLite's and
 #: PostgreSQL's limits.
 _IDS_PER_QUERY = 5_000
 #: What a closure's checks read of its referral.
@@ -46,22 +46,34 @@ def current_referrals_of(
     the key (la_code, referral_id) either way.
     """
     rv = referral_versions
-    pairs = sorted({(la, str(rid)) for la, ids in named.items() for rid in ids})
-    key = sa.tuple_(rv.c.la_code, rv.c.referral_id)
+    # Per LA "la_code = ... AND referral_id IN (...)", OR-ed: each a range of
+    # the primary key (a row-value IN list is not matched to the key).
+    chunks: list[list[sa.ColumnElement[bool]]] = [[]]
+    size = 0
+    for la, ids in sorted(named.items()):
+        wanted = sorted({str(i) for i in ids})
+        for i in range(0, len(wanted), _IDS_PER_QUERY):
+            part = wanted[i : i + _IDS_PER_QUERY]
+            if size + len(part) > _IDS_PER_QUERY:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(sa.and_(rv.c.la_code == la, rv.c.referral_id.in_(part)))
+            size += len(part)
     parts = [
         _frame(
             connection,
-            current_referrals_query().where(key.in_(pairs[i : i + _IDS_PER_QUERY])),
+            current_referrals_query().where(sa.or_(*conditions)),
             ["la_code", *_CURRENT_COLUMNS],
         )
-        for i in range(0, len(pairs), _IDS_PER_QUERY)
+        for conditions in chunks
+        if conditions
     ]
     found = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     empty = pd.DataFrame(columns=_CURRENT_COLUMNS)
     by_la = {la: empty for la in named}
     if not found.empty:
-        for la, rows in found.groupby("la_code", sort=False):
-            by_la[str(la)] = rows[_CURRENT_COLUMNS].reset_index(drop=True)
+        for code, rows in found.groupby("la_code", sort=False):
+            by_la[str(code)] = rows[_CURRENT_COLUMNS].reset_index(drop=True)
     return by_la
 
 
