@@ -199,7 +199,7 @@ def _parse_csv(path: Path, encoding: str) -> pd.DataFrame:
             encoding_errors="strict",
             chunksize=CSV_CHUNK_ROWS,
         )
-        table = pd.concat([chunk.fillna("") for chunk in chunks], ignore_index=True)
+        table = pd.concat([_blank_for_missing(chunk) for chunk in chunks], ignore_index=True)
     except pd.errors.EmptyDataError:
         return pd.DataFrame(dtype="str")
     except pd.errors.ParserError as exc:
@@ -209,6 +209,15 @@ def _parse_csv(path: Path, encoding: str) -> pd.DataFrame:
         raise _Unreadable("csv_format", f"the file is not valid CSV: {exc}") from None
     _refuse_misshapen(path, encoding)
     return table
+
+
+def _blank_for_missing(chunk: pd.DataFrame) -> pd.DataFrame:
+    """Cells missing from short rows (a blank line, a row of fewer fields) as blank text."""
+    # Only the columns that have any: filling every column copies them all.
+    missing = [column for column in chunk.columns if chunk[column].hasnans]
+    if missing:
+        chunk[missing] = chunk[missing].fillna("")
+    return chunk
 
 
 _TOO_MANY_FIELDS = re.compile(r"Expected \d+ fields in line \d+, saw \d+")
@@ -356,20 +365,22 @@ def _cell_text(value: object) -> str:
 
 def _with_header(table: pd.DataFrame, file: str, problems: list[Problem]) -> pd.DataFrame:
     """Use the first row as header; number the rows; drop blank rows."""
-    if table.empty or not table.iloc[0].str.strip().astype(bool).any():
+    # Columns by label and one slice at the end: pandas' positional look-ups
+    # cost more than the data in a hub's 9,000 small columns.
+    table.columns = pd.RangeIndex(table.shape[1])
+    cells = [str(table[position].iat[0]) for position in table.columns] if len(table) else []
+    if not any(cell.strip() for cell in cells):
         raise _Unreadable("no_header", "the file has no header row")
-    header = [str(h).strip().lower() for h in table.iloc[0]]
+    header = [cell.strip().lower() for cell in cells]
     seen: set[str] = set()
     for h in header:
         if h and h in seen:
             raise _Unreadable("duplicate_column", f"the header names column {h!r} twice")
         seen.add(h)
-    body = table.iloc[1:]
-    body.columns = pd.Index(header)
     # Column by column, so no second full-size table of booleans is built.
-    filled = np.zeros(len(body), dtype=bool)
+    filled = np.zeros(len(table) - 1, dtype=bool)
     for position, name in enumerate(header):
-        has_value = (body.iloc[:, position].str.strip() != "").to_numpy(dtype=bool)
+        has_value = _has_value(table[position])[1:]
         if not name and has_value.any():
             problems.append(
                 Problem(
@@ -380,12 +391,25 @@ def _with_header(table: pd.DataFrame, file: str, problems: list[Problem]) -> pd.
                 )
             )
         filled |= has_value
-    body = body.loc[:, [bool(name) for name in header]]
+    named = [position for position, name in enumerate(header) if name]
+    body = table.iloc[1:, named]
+    body.columns = pd.Index([header[position] for position in named])
     body[ROW] = np.arange(2, len(body) + 2)
     if not filled.all():
         body = body[filled]
     result: pd.DataFrame = body.reset_index(drop=True)
     return result
+
+
+def _has_value(cells: pd.Series) -> np.ndarray:
+    """Whether each cell holds more than white space."""
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+    stripped = pc.utf8_trim_whitespace(pa.array(cells, from_pandas=True))
+    # A missing cell (never in a CSV read as text) counts as a value, as before.
+    blank = pc.fill_null(pc.equal(stripped, ""), False)
+    return np.asarray(pc.invert(blank).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 # --- typed table ---------------------------------------------------------------
