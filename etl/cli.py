@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -54,7 +55,8 @@ def _la_code(text: str) -> str:
     return text
 
 
-def _progress() -> Progress:
+def _progress(*, auto_refresh: bool = True) -> Progress:
+    """A progress bar; ``auto_refresh=False``: redrawn by updates, with no thread of its own."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -62,6 +64,7 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         console=console,
         transient=False,
+        auto_refresh=auto_refresh,
     )
 
 
@@ -243,7 +246,9 @@ def _ingest(settings: Settings, files: list[Path], *, force: bool = False) -> li
     engine = _engine(settings.warehouse_url, must_exist=True)
     folders = Folders(settings.archive_dir, settings.quarantine_dir)
     gx_dir = working_project(settings.gx_dir)
-    with _progress() as progress:
+    # No refresh thread: ingest forks its workers, and a thread holding the
+    # console's lock at the fork would hang a child that writes.
+    with _progress(auto_refresh=False) as progress:
         task = progress.add_task("Ingesting extracts", total=len(files))
         results = ingest_files(
             files,
@@ -254,13 +259,19 @@ def _ingest(settings: Settings, files: list[Path], *, force: bool = False) -> li
             gx_dir=gx_dir,
             force=force,
             finished=lambda result: progress.update(
-                task, advance=1, description=f"Ingested {result.file}"
+                task, advance=1, description=f"Ingested {result.file}", refresh=True
             ),
+            workers=_ingest_workers(),
         )
     docs = build_data_docs(gx_dir)
     _print_ingest(results)
     console.print(f"Validation results: {docs}")
     return results
+
+
+def _ingest_workers() -> int:
+    """Processes for a run of many LAs' files: one a core, at most four (each imports GX)."""
+    return max(1, min(4, len(os.sched_getaffinity(0))))
 
 
 def _print_ingest(results: list[IngestResult]) -> None:

@@ -29,6 +29,7 @@ from etl.reader import Extract, read_extracts
 from etl.validation import Checked, ToCheck, check_batch
 from etl.warehouse import queries
 from etl.warehouse.load import load_month
+from etl.workers import forkable, run_split, split
 
 log = logging.getLogger(__name__)
 
@@ -409,6 +410,7 @@ def ingest_files(
     gx_dir: Path | None = None,
     force: bool = False,
     finished: Callable[[IngestResult], None] | None = None,
+    workers: int = 1,
 ) -> list[IngestResult]:
     """Ingest several files in a safe order (see :func:`ingest_order`).
 
@@ -416,34 +418,85 @@ def ingest_files(
     in one GX run, and then loaded one by one, each whole or not at all; a
     month's closures are validated only after its referrals are loaded.
     ``finished`` is called with each file's result as it comes (progress).
+
+    ``workers`` > 1 splits the LAs over that many processes (PostgreSQL only:
+    SQLite takes one writer at a time), each ingesting its LAs' files in the
+    same order; the results, and the warehouse, are what one process gives.
     """
-    results = []
-    for group in _batches(ingest_order(paths)):
-        outcomes = validate_many(group, engine=engine, key=key, folders=folders, gx_dir=gx_dir)
-        for outcome in outcomes:
-            result = _finish(
-                outcome, engine=engine, folders=folders, loaded_by=loaded_by, force=force
+    # Each file with its place in the order, which the results keep.
+    ordered = list(enumerate(ingest_order(paths)))
+    groups = [ordered]
+    if workers > 1 and engine.dialect.name == "postgresql":
+        groups = split(
+            ordered, workers, key=lambda item: _la_of(item[1]), weight=lambda i: _size_of(i[1])
+        )
+        if len(groups) > 1 and not forkable():
+            log.info("ingesting in one process: this process runs other threads")
+            groups = [ordered]
+    if len(groups) > 1:
+        log.info("ingesting %d files in %d processes, each LA in one", len(ordered), len(groups))
+    results: list[IngestResult | None] = [None] * len(ordered)
+
+    def work(
+        group: Sequence[tuple[int, Path]], emit: Callable[[tuple[int, IngestResult]], None]
+    ) -> None:
+        for batch in _batches(group):
+            outcomes = validate_many(
+                [path for _number, path in batch],
+                engine=engine,
+                key=key,
+                folders=folders,
+                gx_dir=gx_dir,
             )
-            if finished is not None:
-                finished(result)
-            results.append(result)
-    return results
+            for (number, _path), outcome in zip(batch, outcomes, strict=True):
+                result = _finish(
+                    outcome, engine=engine, folders=folders, loaded_by=loaded_by, force=force
+                )
+                emit((number, result))
+
+    def done(_group: int, numbered: tuple[int, IngestResult]) -> None:
+        number, result = numbered
+        results[number] = result
+        if finished is not None:
+            finished(result)
+
+    if len(groups) == 1:
+        work(ordered, lambda numbered: done(0, numbered))
+    else:
+        # A child must not use the pooled connections it inherits.
+        run_split(groups, work, finished=done, in_child=lambda: engine.dispose(close=False))
+    return [result for result in results if result is not None]
 
 
-def _batches(ordered: Sequence[Path]) -> Iterator[list[Path]]:
+def _la_of(path: Path) -> str:
+    """The LA a file is for ("" when its name does not say)."""
+    try:
+        return parse_name(path).la_code
+    except BadFileName:
+        return ""
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _batches(ordered: Sequence[tuple[int, Path]]) -> Iterator[list[tuple[int, Path]]]:
     """Runs of files of one month and dataset (any LAs); a file whose name does not parse alone."""
-    group: list[Path] = []
+    group: list[tuple[int, Path]] = []
     group_key: tuple[str, str] | None = None
-    for path in ordered:
+    for item in ordered:
         try:
-            name = parse_name(path)
+            name = parse_name(item[1])
             key: tuple[str, str] | None = (str(name.month), name.dataset)
         except BadFileName:
             key = None
         if group and (key is None or key != group_key):
             yield group
             group = []
-        group.append(path)
+        group.append(item)
         group_key = key
     if group:
         yield group

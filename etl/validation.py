@@ -293,6 +293,11 @@ def _scratch_project() -> Path:
 def _context(gx_dir: Path) -> Any:
     # Imported here: GX takes seconds to import and only validation needs it.
     import great_expectations as gx
+    import tqdm  # type: ignore[import-untyped]
+
+    # GX's progress bars would start tqdm's monitor thread, after which this
+    # process could no longer fork ingest workers (etl.workers).
+    tqdm.tqdm.monitor_interval = 0
 
     return gx.get_context(mode="file", project_root_dir=str(gx_dir))
 

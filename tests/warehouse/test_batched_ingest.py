@@ -10,6 +10,7 @@ checksums, each file the same problems, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,3 +114,39 @@ def test_a_hub_validated_together_loads_what_one_file_at_a_time_loads(
         for table in [*DATA_TABLES.values(), measures]:
             query = sa.select(sa.func.count(sa.distinct(table.c.la_code)))
             assert connection.scalar(query) == len(LAS), table.name
+
+
+def test_a_hub_over_two_processes_loads_what_one_process_loads(
+    tmp_path: Path,
+    sample: list[Path],
+    two_warehouses: list[Engine],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``workers=2`` splits the LAs over two processes (PostgreSQL; SQLite stays in one):
+    the same results in the same order, the same warehouse."""
+    split, one = two_warehouses
+    paths, folders = _landed(sample, tmp_path / "split")
+    arrived: list[str] = []
+    caplog.set_level(logging.INFO, logger="etl.ingest")
+    over_two = ingest_files(
+        paths,
+        engine=split,
+        key=KEY,
+        folders=folders,
+        loaded_by="test",
+        workers=2,
+        finished=lambda result: arrived.append(result.file),
+    )
+    split_up = f"ingesting {len(sample)} files in 2 processes, each LA in one"
+    assert (split_up in caplog.messages) is (split.dialect.name == "postgresql")
+    paths, folders = _landed(sample, tmp_path / "one")
+    in_one = ingest_files(paths, engine=one, key=KEY, folders=folders, loaded_by="test")
+
+    assert [(r.file, r.status) for r in over_two] == [(r.file, r.status) for r in in_one]
+    assert sorted(arrived) == sorted(r.file for r in in_one)
+    assert _problems(over_two) == _problems(in_one)
+    assert {r.file for r in over_two if r.rejected} == {BROKEN}
+    assert all(r.moved_to is not None and r.moved_to.exists() for r in over_two)
+    assert warehouse_checksums(split, exclude=("load_id",)) == warehouse_checksums(
+        one, exclude=("load_id",)
+    )
