@@ -289,6 +289,12 @@ def _scratch_project() -> Path:
     return working_project(folder)
 
 
+def prepare_gx(gx_dir: Path | None = None) -> None:
+    """Import GX and build the project's context now, e.g. before forking ingest workers,
+    which then share them rather than each paying the seconds they cost."""
+    _context(gx_dir or _scratch_project())
+
+
 @cache
 def _context(gx_dir: Path) -> Any:
     # Imported here: GX takes seconds to import and only validation needs it.

@@ -231,11 +231,15 @@ def _recompute(
     measured = {Month(d.year, d.month) for d in connection.execute(stored.distinct()).scalars()}
     # Only this dataset's measures can change, except in a month that had
     # no measures yet: it gets every measure (blank where not loaded).
-    recompute_measures(connection, la_code, months, [dataset])
     new_months = [month for month in own if month not in measured]
-    if new_months:
-        others = [d for d in DATA_TABLES if d != dataset]
-        recompute_measures(connection, la_code, new_months, others)
+    if new_months == months:
+        # Only new months (an LA's first load of a month, often): one pass.
+        recompute_measures(connection, la_code, months)
+    else:
+        recompute_measures(connection, la_code, months, [dataset])
+        if new_months:
+            others = [d for d in DATA_TABLES if d != dataset]
+            recompute_measures(connection, la_code, new_months, others)
     # Each month's current load is now reflected in every measure it changes.
     connection.execute(
         sa.update(loads)
