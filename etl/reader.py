@@ -134,8 +134,9 @@ def read_extracts(paths: Sequence[str | Path]) -> list[Extract]:
         extract = Extract(path, name, pd.DataFrame(), problems, encoding)
         extracts.append(extract)
         raws.setdefault(name.dataset, []).append((extract, raw))
-    for dataset, read in raws.items():
-        _type_columns(load_contract(dataset), read)
+        del raw  # the list holds the only reference, which typing lets go
+    for dataset in list(raws):
+        _type_columns(load_contract(dataset), raws.pop(dataset))
     return extracts
 
 
@@ -415,17 +416,25 @@ def _has_value(cells: pd.Series) -> np.ndarray:
 # --- typed table ---------------------------------------------------------------
 
 
-def _type_columns(contract: Contract, read: Sequence[tuple[Extract, pd.DataFrame]]) -> None:
+def _type_columns(contract: Contract, read: list[tuple[Extract, pd.DataFrame]]) -> None:
     """Type the raw tables of files of one dataset, all at once; each file gets its own
-    frame, unreadable cells and problems, in contract column order."""
+    frame, unreadable cells and problems, in contract column order.
+
+    ``read`` is emptied: its raw tables are let go column by column as they
+    are typed, so the text and the typed table of a big file never coexist
+    whole (the caller must hold no other reference to them).
+    """
+    extracts = [extract for extract, _raw in read]
     bodies = []
-    for extract, raw in read:
+    while read:
+        extract, raw = read.pop(0)
         present = set(raw.columns) - {ROW}
         _header_problems(extract, contract, present)
         extract.absent = {c for c in contract.columns if c not in present}
         # Absent columns are blank, as in a file whose column is empty.
         wanted = [c for c in contract.columns if c in present]
         bodies.append(raw.loc[:, [ROW, *wanted]])
+        del raw
     # Each file's rows are one run of the whole, from its offset on.
     offsets = np.cumsum([0, *(len(body) for body in bodies)])
     raw = bodies[0] if len(bodies) == 1 else pd.concat(bodies, ignore_index=True)
@@ -437,14 +446,14 @@ def _type_columns(contract: Contract, read: Sequence[tuple[Extract, pd.DataFrame
             cells = raw.pop(column.name).fillna("").astype("str")
         else:
             cells = pd.Series([""] * len(raw), dtype="str")
-        values, bad = _parse_column(column, cells, raw[ROW], read, offsets)
+        values, bad = _parse_column(column, cells, raw[ROW], extracts, offsets)
         typed[column.name] = values
-        for (extract, _raw), start, end in zip(read, offsets, offsets[1:], strict=False):
+        for extract, start, end in zip(extracts, offsets, offsets[1:], strict=False):
             if column.name not in extract.absent:
                 extract.invalid[column.name] = bad.iloc[start:end].reset_index(drop=True)
     frame = pd.DataFrame(typed)
-    for (extract, _raw), start, end in zip(read, offsets, offsets[1:], strict=False):
-        part = frame if len(read) == 1 else frame.iloc[start:end]
+    for extract, start, end in zip(extracts, offsets, offsets[1:], strict=False):
+        part = frame if len(extracts) == 1 else frame.iloc[start:end]
         extract.frame = part.reset_index(drop=True)
 
 
@@ -478,7 +487,7 @@ def _parse_column(
     column: Column,
     raw: pd.Series,
     rows: pd.Series,
-    read: Sequence[tuple[Extract, pd.DataFrame]],
+    extracts: Sequence[Extract],
     offsets: np.ndarray,
 ) -> tuple[pd.Series, pd.Series]:
     """Typed values and the mask of present-but-unreadable cells, of every file's rows.
@@ -492,7 +501,7 @@ def _parse_column(
     values, bad, rule, expected = _PARSERS[column.type](column, text)
     bad = (bad & ~blank).reset_index(drop=True)
     if bad.any():
-        for (extract, _raw), start, end in zip(read, offsets, offsets[1:], strict=False):
+        for extract, start, end in zip(extracts, offsets, offsets[1:], strict=False):
             part = slice(int(start), int(end))
             failing, cells = bad.iloc[part], raw.iloc[part]
             _report(extract, column, rule, failing, rows.iloc[part], cells, expected)

@@ -22,10 +22,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from etl.contracts import Contract, Severity
-from etl.contracts.model import InMonthRule, MatchesFileRule, ReferenceRule
+from etl.contracts.model import InMonthRule, MatchesFileRule, ReferenceRule, UniqueRule
 from etl.expectations import (
     FILE_COLUMN,
     IN_MONTH_COLUMN,
@@ -55,6 +56,12 @@ DEFAULT_GX_DIR = Path(str(resources.files(GX_PACKAGE)))
 #: What a working copy leaves out: GX's own output, and the package's files.
 _NOT_PROJECT = shutil.ignore_patterns("uncommitted", "__init__.py", "__pycache__")
 #: Fewest months of history before the volume check means anything.
+#: Rows of a batch one GX run checks at most.  GX holds several copies of
+#: what it checks (a 2-million-row file: 600 MiB more than the file's own
+#: frame), so a bigger batch is checked in parts of this size; every rule
+#: but uniqueness is a row's own, and uniqueness is checked over the whole
+#: batch here (:func:`_duplicated`).
+GX_ROWS = 100_000
 VOLUME_MIN_HISTORY = 3
 #: How many distinct offending values a problem quotes (never identifiers).
 EXAMPLES = 3
@@ -131,7 +138,11 @@ def check(
 
 
 def check_batch(
-    items: Sequence[ToCheck], *, key: bytes | None = None, gx_dir: Path | None = None
+    items: Sequence[ToCheck],
+    *,
+    key: bytes | None = None,
+    gx_dir: Path | None = None,
+    gx_rows: int = GX_ROWS,
 ) -> list[Checked]:
     """Validate extracts of one dataset in one GX run; each keeps its own problems and rows.
 
@@ -160,9 +171,8 @@ def check_batch(
     key = key or secrets.token_bytes(32)
     frames = [_prepared(items[i], contract, key, number) for number, i in enumerate(runnable)]
     batch = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    results = run_suite(contract.dataset, batch, gx_dir or _scratch_project())
+    failures = _run_in_parts(contract, batch, gx_dir or _scratch_project(), gx_rows)
     del batch
-    failures = _failures(results)
     # Each file's volume history as loading the batch in order would leave
     # it: an earlier month of the same LA in the batch counts once accepted.
     loaded: dict[str, dict[Month, int]] = {}
@@ -347,9 +357,79 @@ class _Failure:
     rows: dict[int, set[int]]
 
 
-def _failures(results: Any) -> list[_Failure]:
-    failures = []
-    for result in results.results:
+def _run_in_parts(
+    contract: Contract, batch: pd.DataFrame, gx_dir: Path, rows: int
+) -> list[_Failure]:
+    """The batch's failures, in suite order, from one GX run per ``rows`` rows.
+
+    In parts, a unique rule's failing rows are found over the whole batch
+    instead, as GX's compound rule finds them in one run: every row, within
+    its own file, whose (non-blank) value another row of the rule's rows has.
+    """
+    if len(batch) <= rows:
+        return list(_failures(run_suite(contract.dataset, batch, gx_dir)).values())
+    unique = {rule.id: rule for rule in contract.rules if isinstance(rule, UniqueRule)}
+    merged: dict[int, _Failure] = {}
+    for start in range(0, len(batch), rows):
+        part = run_suite(contract.dataset, batch.iloc[start : start + rows], gx_dir)
+        for index, failure in _failures(part).items():
+            if failure.rule in unique:
+                continue
+            known = merged.setdefault(index, _Failure(failure.meta, failure.rule, {}))
+            for number, found in failure.rows.items():
+                known.rows.setdefault(number, set()).update(found)
+    # In the place GX gives the rule's expectation (every run gives the same).
+    for index, result in enumerate(part.results):
+        meta = dict(result.expectation_config.meta or {})
+        rule = unique.get(str(meta.get("rule")))
+        if rule is not None and (duplicated := _duplicated(batch, rule)):
+            merged[index] = _Failure(meta, rule.id, duplicated)
+    return [merged[index] for index in sorted(merged)]
+
+
+def _duplicated(batch: pd.DataFrame, rule: UniqueRule) -> dict[int, set[int]]:
+    """The rows, by file number, whose value of the rule's column another row of the
+    same file has (blanks, and rows outside the rule's ``where``, aside)."""
+    column = batch[rule.column]
+    chosen = column.notna().to_numpy(dtype=bool)
+    for name, values in (rule.where or {}).items():
+        chosen = chosen & batch[name].isin(values).to_numpy(dtype=bool)
+    # By 64-bit hashes, a slice at a time, then exactly among the rows whose
+    # hashes meet: a hash table of two million strings would take more
+    # memory than checking in parts saves.
+    hashes = np.empty(int(chosen.sum()), dtype=np.uint64)
+    filled = 0
+    for start in range(0, len(column), GX_ROWS):
+        part = pd.util.hash_array(column.iloc[start : start + GX_ROWS].to_numpy(dtype=object))
+        part = part[chosen[start : start + GX_ROWS]]
+        hashes[filled : filled + len(part)] = part
+        filled += len(part)
+    files = batch[FILE_COLUMN].to_numpy(dtype=np.int64)[chosen]
+    if len(files) == 0 or files.min() == files.max():
+        order = np.argsort(hashes)
+        hashes = hashes[order]  # the sorted copy replaces its source
+        meets = hashes[1:] == hashes[:-1]
+    else:
+        order = np.lexsort((hashes, files))
+        hashes, files = hashes[order], files[order]
+        meets = (hashes[1:] == hashes[:-1]) & (files[1:] == files[:-1])
+    del hashes, files
+    candidate = np.zeros(len(order), dtype=bool)
+    candidate[1:] |= meets
+    candidate[:-1] |= meets
+    positions = np.sort(np.flatnonzero(chosen)[order[candidate]])
+    rows = batch.iloc[positions][[rule.column, FILE_COLUMN, ROW]]
+    shared = rows.loc[rows.duplicated([rule.column, FILE_COLUMN], keep=False).to_numpy()]
+    found: dict[int, set[int]] = {}
+    for number, row in zip(shared[FILE_COLUMN].tolist(), shared[ROW].tolist(), strict=True):
+        found.setdefault(int(number), set()).add(int(row))
+    return found
+
+
+def _failures(results: Any) -> dict[int, _Failure]:
+    """The failed expectations of one run, by their place in the suite."""
+    failures: dict[int, _Failure] = {}
+    for index, result in enumerate(results.results):
         if result.success:
             continue
         config = result.expectation_config
@@ -369,7 +449,7 @@ def _failures(results: Any) -> list[_Failure]:
         rows: dict[int, set[int]] = {}
         for item in indexed:
             rows.setdefault(int(item[FILE_COLUMN]), set()).add(int(item[ROW]))
-        failures.append(_Failure(meta, rule, rows))
+        failures[index] = _Failure(meta, rule, rows)
     return failures
 
 

@@ -18,7 +18,7 @@ import pytest
 from etl.contracts import DATASETS, Severity
 from etl.months import Month
 from etl.reader import read_extract
-from etl.validation import Checked, ToCheck, check, check_batch
+from etl.validation import GX_ROWS, Checked, ToCheck, check, check_batch
 from tests.conftest import VALID_ROWS, row, write_rows
 from tests.test_rules import BAD_FILES
 
@@ -63,12 +63,15 @@ def _batch_files(tmp_path: Path, dataset: str) -> list[Path]:
     return paths
 
 
+@pytest.mark.parametrize("gx_rows", [GX_ROWS, 3], ids=["one run", "runs of 3 rows"])
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_each_file_of_a_batch_gets_what_it_gets_alone(
-    tmp_path: Path, gx_dir: Path, dataset: str
+    tmp_path: Path, gx_dir: Path, dataset: str, gx_rows: int
 ) -> None:
+    """Also with the batch checked in parts of 3 rows (as a big file is, in parts of
+    GX_ROWS): a file's rows, and its duplicates, fall in several parts."""
     extracts = [read_extract(path) for path in _batch_files(tmp_path, dataset)]
-    together = check_batch([ToCheck(e) for e in extracts], key=KEY, gx_dir=gx_dir)
+    together = check_batch([ToCheck(e) for e in extracts], key=KEY, gx_dir=gx_dir, gx_rows=gx_rows)
     alone = [check(e, key=KEY, gx_dir=gx_dir) for e in extracts]
 
     assert len(together) == len(alone) == len(extracts)
@@ -203,3 +206,25 @@ def test_a_batch_of_months_counts_its_own_earlier_months(
                 "12 months before (observed 2)",
             )
         ]
+
+
+@pytest.mark.parametrize("dataset", ["referrals", "workforce"])
+def test_a_big_file_checked_in_parts_finds_duplicates_parts_apart(
+    tmp_path: Path, gx_dir: Path, dataset: str
+) -> None:
+    """Rows 2 and 10 share an identifier, in the first and the last of five parts."""
+    valid = VALID_ROWS[dataset]
+    rows = [dict(valid) for _ in range(8)]
+    column = "referral_id" if dataset == "referrals" else "worker_id"
+    for number, one in enumerate(rows):
+        one[column] = f"{valid[column]}{number}"
+    rows.append(dict(rows[0]))
+    path = _write(tmp_path / "big", dataset, rows, "330", MONTHS[0])
+    extract = read_extract(path)
+    parts = check_batch([ToCheck(extract)], key=KEY, gx_dir=gx_dir, gx_rows=2)[0]
+    whole = check_batch([ToCheck(extract)], key=KEY, gx_dir=gx_dir)[0]
+
+    assert _problems(parts) == _problems(whole)
+    duplicated = [p for p in parts.problems if p.rule.endswith("_unique")]
+    assert [(p.column, p.rows) for p in duplicated] == [(column, (2, 10))]
+    assert parts.rejected
