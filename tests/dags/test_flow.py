@@ -31,7 +31,9 @@ def current_loads(pipeline: Pipeline, month: Month) -> dict[str, str]:
         return {row.dataset: row.status for row in connection.execute(query)}
 
 
-def asset_events(asset_name: str) -> list[dict[str, object]]:
+def asset_events(asset_name: str, since: datetime | None = None) -> list[dict[str, object]]:
+    """The extras of the Asset's events (since ``since``: the metadata database is
+    shared by the tests a pytest worker runs)."""
     from airflow import settings
     from airflow.models.asset import AssetEvent, AssetModel
 
@@ -41,6 +43,8 @@ def asset_events(asset_name: str) -> list[dict[str, object]]:
             .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
             .where(AssetModel.name == asset_name)
         )
+        if since is not None:
+            query = query.where(AssetEvent.timestamp >= since)
         return [dict(extra) for extra in session.scalars(query)]
 
 

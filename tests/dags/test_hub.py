@@ -11,6 +11,7 @@ pack but that LA's.  The warehouse the DAGs build is the one
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,7 @@ def _cli_checksums(files: list[Path], tmp_path: Path) -> dict[str, str]:
 def test_a_hub_month_runs_in_batches_and_builds_the_cli_warehouse(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    began = datetime.now(UTC)
     monkeypatch.setenv("CSC_LA_CODES", ",".join(LAS))
     monkeypatch.setenv("AIRFLOW__CSC_PIPELINE__LAS_PER_BATCH", str(BATCH))
     files = _land(pipeline, tmp_path / "sample")
@@ -100,7 +102,7 @@ def test_a_hub_month_runs_in_batches_and_builds_the_cli_warehouse(
     # The events name every LA loaded, batch by batch.
     named = {
         (load["la_code"], load["month"])
-        for e in asset_events("csc_closures_loaded")
+        for e in asset_events("csc_closures_loaded", since=began)
         for load in e["loads"]
     }  # type: ignore[attr-defined]
     assert named == {(la, str(MONTH)) for la in LAS if la != LAS[3]}

@@ -24,8 +24,9 @@ from etl.ingest import Folders, IngestResult, ingest_file, ingest_files
 from etl.months import Month
 from etl.sample import write_sample
 from etl.sample.sizes import profile_of
-from etl.warehouse.db import upgrade
+from etl.warehouse.db import make_engine, upgrade
 from etl.warehouse.schema import DATA_TABLES, measures
+from tests.fresh import run_fresh
 from tests.warehouse.checksums import warehouse_checksums
 from tests.warehouse.conftest import BACKENDS, drop, new_engine
 
@@ -116,29 +117,48 @@ def test_a_hub_validated_together_loads_what_one_file_at_a_time_loads(
             assert connection.scalar(query) == len(LAS), table.name
 
 
-def test_a_hub_over_two_processes_loads_what_one_process_loads(
-    tmp_path: Path,
-    sample: list[Path],
-    two_warehouses: list[Engine],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """``workers=2`` splits the LAs over two processes (PostgreSQL; SQLite stays in one):
-    the same results in the same order, the same warehouse."""
-    split, one = two_warehouses
-    paths, folders = _landed(sample, tmp_path / "split")
+def _ingest_over_two(
+    paths: list[Path], url: str, schema: str | None, folders: Folders
+) -> tuple[list[IngestResult], list[str], list[str]]:
+    """In a fresh interpreter (tests.fresh): ``ingest_files`` with ``workers=2``; the
+    results, the files in the order ``finished`` saw them, and etl.ingest's log."""
+    engine = make_engine(url, schema=schema) if schema else make_engine(url)
+    messages: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    logger = logging.getLogger("etl.ingest")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(Keep())
     arrived: list[str] = []
-    caplog.set_level(logging.INFO, logger="etl.ingest")
-    over_two = ingest_files(
+    results = ingest_files(
         paths,
-        engine=split,
+        engine=engine,
         key=KEY,
         folders=folders,
         loaded_by="test",
         workers=2,
         finished=lambda result: arrived.append(result.file),
     )
+    engine.dispose()
+    return results, arrived, messages
+
+
+def test_a_hub_over_two_processes_loads_what_one_process_loads(
+    tmp_path: Path, sample: list[Path], two_warehouses: list[Engine]
+) -> None:
+    """``workers=2`` splits the LAs over two processes (PostgreSQL; SQLite stays in one):
+    the same results in the same order, the same warehouse."""
+    split, one = two_warehouses
+    paths, folders = _landed(sample, tmp_path / "split")
+    schema = (split.get_execution_options().get("schema_translate_map") or {}).get(None)
+    url = split.url.render_as_string(hide_password=False)
+    over_two, arrived, messages = run_fresh(_ingest_over_two, paths, url, schema, folders)
     split_up = f"ingesting {len(sample)} files in 2 processes, each LA in one"
-    assert (split_up in caplog.messages) is (split.dialect.name == "postgresql")
+    assert (split_up in messages) is (split.dialect.name == "postgresql")
+
     paths, folders = _landed(sample, tmp_path / "one")
     in_one = ingest_files(paths, engine=one, key=KEY, folders=folders, loaded_by="test")
 
