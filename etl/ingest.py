@@ -415,7 +415,7 @@ def ingest_files(
     """Ingest several files in a safe order (see :func:`ingest_order`).
 
     The files of one dataset and month (a hub's LAs) are validated together,
-    in one GX run, and then loaded one by one, each whole or not at all; a
+    in one GX run (in parts when it is big), and then loaded one by one, each whole or not at all; a
     month's closures are validated only after its referrals are loaded.
     ``finished`` is called with each file's result as it comes (progress).
 

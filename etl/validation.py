@@ -55,13 +55,13 @@ GX_PACKAGE = "etl._expectations"
 DEFAULT_GX_DIR = Path(str(resources.files(GX_PACKAGE)))
 #: What a working copy leaves out: GX's own output, and the package's files.
 _NOT_PROJECT = shutil.ignore_patterns("uncommitted", "__init__.py", "__pycache__")
-#: Fewest months of history before the volume check means anything.
 #: Rows of a batch one GX run checks at most.  GX holds several copies of
 #: what it checks (a 2-million-row file: 600 MiB more than the file's own
 #: frame), so a bigger batch is checked in parts of this size; every rule
 #: but uniqueness is a row's own, and uniqueness is checked over the whole
 #: batch here (:func:`_duplicated`).
 GX_ROWS = 100_000
+#: Fewest months of history before the volume check means anything.
 VOLUME_MIN_HISTORY = 3
 #: How many distinct offending values a problem quotes (never identifiers).
 EXAMPLES = 3
@@ -147,12 +147,14 @@ def check_batch(
     """Validate extracts of one dataset in one GX run; each keeps its own problems and rows.
 
     A GX run costs about 0.3 s of CPU whatever the rows, so a hub's month of
-    153 files is one run, not 153.  Every row carries its file's number, LA
-    code and month bounds, and each failure is mapped back to its file and
-    rows through them; the result for each extract is what checking it alone
-    gives.  ``key`` is the pseudonymisation key (a throw-away one when only
-    checking); ``gx_dir`` the working GX project that keeps the result (a
-    throw-away copy when none is given).
+    153 files is one run, not 153; a batch of more than ``gx_rows`` rows is
+    run in parts of that size, to bound GX's memory (:func:`_run_in_parts`).
+    Every row carries its file's number, LA code and month bounds, and each
+    failure is mapped back to its file and rows through them; the result for
+    each extract is what checking it alone gives.  ``key`` is the
+    pseudonymisation key (a throw-away one when only checking); ``gx_dir``
+    the working GX project that keeps the result (a throw-away copy when
+    none is given).
     """
     checked: list[Checked | None] = [None] * len(items)
     runnable: list[int] = []

@@ -35,18 +35,21 @@ def split(
 ) -> list[list[T]]:
     """``items`` in at most ``parts`` groups: items of one key together, in their own order,
     the groups' weights as even as largest-first placing makes them."""
-    by_key: dict[str, list[T]] = {}
-    for item in items:
-        by_key.setdefault(key(item), []).append(item)
-    keyed = sorted(by_key.values(), key=lambda group: -sum(map(weight, group)))
-    loads = [0] * max(1, min(parts, len(keyed)))
-    placed: list[set[str]] = [set() for _ in loads]
-    for group in keyed:
+    keys = [key(item) for item in items]  # each once: a key or weight may read a file
+    totals: dict[str, int] = {}
+    for item, name in zip(items, keys, strict=True):
+        totals[name] = totals.get(name, 0) + weight(item)
+    loads = [0] * max(1, min(parts, len(totals)))
+    place: dict[str, int] = {}
+    for name in sorted(totals, key=lambda name: -totals[name]):
         lightest = loads.index(min(loads))
-        loads[lightest] += sum(map(weight, group))
-        placed[lightest].add(key(group[0]))
+        loads[lightest] += totals[name]
+        place[name] = lightest
     # Each group keeps the items' given order (an LA's months, then datasets).
-    return [[item for item in items if key(item) in keys] for keys in placed if keys]
+    groups: list[list[T]] = [[] for _ in loads]
+    for item, name in zip(items, keys, strict=True):
+        groups[place[name]].append(item)
+    return [group for group in groups if group]
 
 
 def forkable() -> bool:
