@@ -270,7 +270,7 @@ def _ingest(settings: Settings, files: list[Path], *, force: bool = False) -> li
 
 
 def _ingest_workers() -> int:
-    """Processes for a run of many LAs' files: one a core, at most four (each imports GX)."""
+    """Processes for a run of many LAs' files: one a core, at most four (each holds its frames)."""
     return max(1, min(4, len(os.sched_getaffinity(0))))
 
 
