@@ -48,6 +48,8 @@ A4_INCHES = (8.27, 11.69)
 #: Seconds for the browser to start, and for one page to load and print.
 START_TIMEOUT = 30.0
 PRINT_TIMEOUT = 120.0
+#: Seconds to wait for a closed browser's helpers to leave its profile.
+PROFILE_TIMEOUT = 10.0
 #: A quiet, offline, throw-away browser (no sandbox: workers may run as root).
 FLAGS = (
     "--headless",
@@ -195,7 +197,7 @@ class Printer:
                 self._process.wait()
             self._process = None
         if self._profile is not None:
-            shutil.rmtree(self._profile, ignore_errors=True)
+            _remove(self._profile)
             self._profile = None
 
     def _start(self) -> None:
@@ -420,6 +422,21 @@ def _popen(command: list[str], log: BinaryIO) -> subprocess.Popen[bytes]:
     return subprocess.Popen(  # noqa: S603 - the browser found on PATH
         command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log
     )
+
+
+def _remove(profile: Path) -> None:
+    """Delete a browser's profile, waiting for its helpers to stop writing there.
+
+    The browser's own process has ended, but its crash handler and zygote can
+    still be writing into the profile for a moment; one ``rmtree`` then fails
+    with "directory not empty" and would leave the profile in ``/tmp``.
+    """
+    deadline = time.monotonic() + PROFILE_TIMEOUT
+    while True:
+        shutil.rmtree(profile, ignore_errors=True)
+        if not profile.exists() or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
 
 
 def _complete(port_file: Path) -> bool:
