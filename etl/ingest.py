@@ -28,7 +28,7 @@ from etl.problems import Problem
 from etl.reader import Extract, read_extracts
 from etl.validation import Checked, ToCheck, check_batch, prepare_gx
 from etl.warehouse import queries
-from etl.warehouse.load import load_month
+from etl.warehouse.load import LaFile, LoadError, batchable, load_month, load_months
 from etl.workers import forkable, run_split, split
 
 log = logging.getLogger(__name__)
@@ -174,6 +174,120 @@ def _finish(
         force=force,
     )
     return replace(result, problems=tuple(checked.problems))
+
+
+def _finish_all(
+    outcomes: Sequence[tuple[Accepted, Checked] | IngestResult],
+    *,
+    engine: Engine,
+    folders: Folders,
+    loaded_by: str,
+    force: bool,
+) -> list[IngestResult]:
+    """:func:`_finish` of a batch's outcomes: its accepted files (one dataset and
+    month, many LAs) loaded together by :func:`load_accepted_many`."""
+    accepted = [o for o in outcomes if not isinstance(o, IngestResult)]
+    if len(accepted) < 2:
+        return [
+            _finish(o, engine=engine, folders=folders, loaded_by=loaded_by, force=force)
+            for o in outcomes
+        ]
+    loaded = iter(
+        load_accepted_many(
+            accepted, engine=engine, folders=folders, loaded_by=loaded_by, force=force
+        )
+    )
+    return [o if isinstance(o, IngestResult) else next(loaded) for o in outcomes]
+
+
+def load_accepted_many(
+    accepted: Sequence[tuple[Accepted, Checked]],
+    *,
+    engine: Engine,
+    folders: Folders,
+    loaded_by: str,
+    force: bool = False,
+) -> list[IngestResult]:
+    """:func:`load_accepted` of validated files of one dataset and month, in one
+    transaction (:func:`etl.warehouse.load.load_months`) where they allow it.
+
+    Each file still loads whole or not at all: a file that cannot be loaded
+    (:class:`LoadError`) stops the whole batch, and the files are then loaded
+    one by one, so that only that file fails, as alone it would.
+    """
+    files = [
+        LaFile(
+            la_code=a.la_code,
+            frame=checked.frame,
+            file_name=a.path.name,
+            file_sha256=a.sha256,
+            rows_read=a.rows_read,
+            warnings=a.warnings,
+            validation_summary=a.validation_summary,
+        )
+        for a, checked in accepted
+    ]
+    keys = {(a.dataset, a.month) for a, _checked in accepted}
+    if len(keys) != 1 or not batchable(files):
+        return [
+            _finish(pair, engine=engine, folders=folders, loaded_by=loaded_by, force=force)
+            for pair in accepted
+        ]
+    ((dataset, month),) = keys
+    when = datetime.now(UTC)
+    targets: list[Path] = []
+    try:
+        # Archived before the load commits, as load_accepted does.
+        for a, _checked in accepted:
+            target = filing.destination(folders.archive, a.path, a.la_code, str(a.month), when)
+            try:
+                targets.append(filing.place(a.path, target))
+            except OSError as exc:
+                raise _not_filed("archive", a.path, folders.archive, exc) from None
+        results = load_months(
+            engine, dataset=dataset, month=month, files=files, loaded_by=loaded_by, force=force
+        )
+    except LoadError as exc:
+        for target in targets:
+            filing.remove(target)
+        log.warning("%s; loading the %d files one by one", exc, len(files))
+        return [
+            _finish(pair, engine=engine, folders=folders, loaded_by=loaded_by, force=force)
+            for pair in accepted
+        ]
+    except BaseException:
+        for target in targets:
+            filing.remove(target)
+        raise
+    done = []
+    for (a, checked), target, result in zip(accepted, targets, results, strict=True):
+        filing.let_go(a.path)
+        log.info(
+            "%s %s: %s rows read, %s loaded, %s warning(s) (load %s)",
+            result.status,
+            a.path.name,
+            a.rows_read,
+            result.rows_loaded,
+            a.warnings,
+            result.load_id,
+        )
+        done.append(
+            IngestResult(
+                a.path.name,
+                result.status,
+                a.dataset,
+                a.la_code,
+                a.month,
+                a.rows_read,
+                tuple(checked.problems),
+                target,
+                None,
+                result.load_id,
+                tuple(result.months_recomputed),
+                result.earliest,
+            )
+        )
+    return done
 
 
 def validate_landed(
@@ -448,10 +562,10 @@ def ingest_files(
                 folders=folders,
                 gx_dir=gx_dir,
             )
-            for (number, _path), outcome in zip(batch, outcomes, strict=True):
-                result = _finish(
-                    outcome, engine=engine, folders=folders, loaded_by=loaded_by, force=force
-                )
+            finished_batch = _finish_all(
+                outcomes, engine=engine, folders=folders, loaded_by=loaded_by, force=force
+            )
+            for (number, _path), result in zip(batch, finished_batch, strict=True):
                 emit((number, result))
 
     def done(_group: int, numbered: tuple[int, IngestResult]) -> None:

@@ -86,9 +86,21 @@ def advisory_lock(connection: Connection, what: str) -> None:
     writing transaction (BEGIN IMMEDIATE) holds the database's lock."""
     if not is_postgresql(connection):
         return
+    connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(connection, what))))
+
+
+def try_advisory_lock(connection: Connection, what: str) -> bool:
+    """:func:`advisory_lock` if no other transaction holds it; whether it was taken
+    (SQLite: always, its writer is alone)."""
+    if not is_postgresql(connection):
+        return True
+    key = _lock_key(connection, what)
+    return bool(connection.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(key))))
+
+
+def _lock_key(connection: Connection, what: str) -> int:
     name = f"csc-pipeline {what} {schema_of(connection)}"
-    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-    connection.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def schema_of(bind: Bind) -> str | None:

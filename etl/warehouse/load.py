@@ -40,7 +40,14 @@ from etl.contracts import Contract, load_contract
 from etl.errors import CscError
 from etl.months import Month, month_range
 from etl.pseudonymise import PSEUDONYM_CHARS
-from etl.warehouse.db import Bind, advisory_lock, is_postgresql, schema_of, transaction
+from etl.warehouse.db import (
+    Bind,
+    advisory_lock,
+    is_postgresql,
+    schema_of,
+    transaction,
+    try_advisory_lock,
+)
 from etl.warehouse.measures import known_months, months_affected, recompute_measures
 from etl.warehouse.schema import CURRENT_LOAD, DATA_TABLES, contract_columns, loads, measures
 
@@ -598,7 +605,8 @@ def _analyze(connection: Connection, table: sa.Table, staged: int) -> bool:
     the picture: a hub's 153 LAs' files would otherwise analyse the table 153
     times a month (7 s of a hub's 100).  ANALYZE runs inside the load's
     transaction; its lock only conflicts with another ANALYZE or VACUUM of
-    the same table.  Returns whether it ran.
+    the same table, so a load skips it while another load holds it.
+    Returns whether it ran.
     """
     if not is_postgresql(connection):
         return False
@@ -609,6 +617,12 @@ def _analyze(connection: Connection, table: sa.Table, staged: int) -> bool:
     ).scalar_one()
     # -1: never analysed (PostgreSQL 14 and later).
     if float(counted) >= 0 and staged < ANALYZE_MIN_FRACTION * float(counted):
+        return False
+    if not try_advisory_lock(connection, f"analyse {table.name}"):
+        # Another load is analysing it, and holds its lock to its commit: an
+        # ANALYZE here would wait for that whole load (a hub's processes,
+        # each loading many LAs of one dataset, would take turns).  Its
+        # statistics, of the same kind of rows, serve this load's too.
         return False
     connection.exec_driver_sql(f"ANALYZE {name}")
     return True
@@ -621,3 +635,279 @@ def _earliest(connection: Connection, rows: sa.FromClause) -> Month | None:
     ).one()
     days = [d if isinstance(d, date) else date.fromisoformat(str(d)) for d in first if d]
     return Month.of(min(days)) if days else None
+
+
+# --- many LAs' files of one dataset and month ------------------------------------------
+
+
+@dataclass(frozen=True)
+class LaFile:
+    """One LA's file for :func:`load_months`: what :func:`load_month` takes for it."""
+
+    la_code: str
+    frame: pd.DataFrame
+    file_name: str
+    file_sha256: str
+    rows_read: int
+    warnings: int = 0
+    validation_summary: Mapping[str, Any] | None = None
+
+
+def batchable(files: Sequence[LaFile]) -> bool:
+    """Whether :func:`load_months` takes these files: one per LA, and not so many
+    rows that the table's indexes would be rebuilt (:data:`REBUILD_MIN_ROWS`)."""
+    las = [f.la_code for f in files]
+    return len(set(las)) == len(las) and sum(len(f.frame) for f in files) < REBUILD_MIN_ROWS
+
+
+def load_months(
+    bind: Bind,
+    *,
+    dataset: str,
+    month: Month,
+    files: Sequence[LaFile],
+    loaded_by: str,
+    force: bool = False,
+) -> list[LoadResult]:
+    """What :func:`load_month` does for each file, for many LAs in one transaction.
+
+    A hub's month of one dataset is staged by one COPY, checked, swapped in
+    and recorded by one statement each, whatever the number of LAs; only the
+    measures are recomputed LA by LA.  All or nothing: a file that cannot be
+    loaded (:class:`LoadError`) loads none of them, so the caller can load
+    them one by one to find it.  The warehouse is the one :func:`load_month`
+    leaves, file after file.
+    """
+    if not batchable(files):
+        raise ValueError("load_months takes one file per LA, below REBUILD_MIN_ROWS rows in all")
+    contract = load_contract(dataset)
+    target = DATA_TABLES[dataset]
+    with transaction(bind, write=True) as connection:
+        # Sorted: two batches of overlapping LAs take their locks in one order.
+        for la_code in sorted(f.la_code for f in files):
+            _lock(connection, la_code)
+        current = _current_loads(connection, dataset, month, [f.la_code for f in files])
+        results: dict[str, LoadResult] = {}
+        records: list[dict[str, Any]] = []
+        changed: list[LaFile] = []
+        now = datetime.now(UTC)
+        for file in files:
+            before = current.get(file.la_code)
+            if before is not None and before.file_sha256 == file.file_sha256 and not force:
+                record = _record_values(dataset, month, file, loaded_by, now, "unchanged")
+                records.append({**record, "duplicate_of": before.load_id})
+                results[file.la_code] = LoadResult(record["load_id"], "unchanged", 0)
+            else:
+                changed.append(file)
+        started = time.perf_counter()
+        seconds: dict[str, float] = {}
+        staged: dict[str, int] = {}
+        ids = {f.la_code: str(uuid.uuid4()) for f in changed}
+        if changed:
+            stage = _batch_staging_table(connection, dataset)
+            stage.create(connection)
+            prepared = [
+                _prepare(f.frame, contract, f.la_code).assign(
+                    la_code=f.la_code, load_id=ids[f.la_code]
+                )
+                for f in changed
+            ]
+            rows = pd.concat(prepared, ignore_index=True)
+            _stage_rows(connection, stage, rows[[c.name for c in stage.columns]])
+            staged = _check_staged_by_la(connection, stage, prepared, changed)
+            seconds["staged"] = time.perf_counter() - started
+            for file in changed:
+                # "loading" until the load it replaces is superseded: one
+                # current load per month is a unique index.
+                record = _record_values(dataset, month, file, loaded_by, now, "loading")
+                records.append({**record, "load_id": ids[file.la_code]})
+        if records:
+            connection.execute(sa.insert(loads), records)
+        earliest: dict[str, Month | None] = {}
+        if changed:
+            superseded = [
+                {"old": current[f.la_code].load_id, "new": ids[f.la_code]}
+                for f in changed
+                if f.la_code in current
+            ]
+            if superseded:
+                connection.execute(
+                    sa.update(loads)
+                    .where(loads.c.load_id == sa.bindparam("old"))
+                    .values(superseded_by=sa.bindparam("new")),
+                    superseded,
+                )
+            connection.execute(
+                sa.update(loads)
+                .where(loads.c.load_id == sa.bindparam("id"))
+                .values(status="loaded", rows_loaded=sa.bindparam("rows")),
+                [{"id": ids[la], "rows": staged[la]} for la in ids],
+            )
+            earliest = _swap_many(connection, dataset, month, stage, list(ids))
+            stage.drop(connection)
+            seconds["swapped"] = time.perf_counter() - started - sum(seconds.values())
+            total = sum(staged.values())
+            if total >= ANALYZE_MIN_ROWS and _analyze(connection, target, total):
+                seconds["analysed"] = time.perf_counter() - started - sum(seconds.values())
+            for file in changed:
+                la_code = file.la_code
+                recomputed = _recompute(connection, dataset, la_code, [(month, earliest[la_code])])
+                results[la_code] = LoadResult(
+                    ids[la_code],
+                    "loaded",
+                    staged[la_code],
+                    superseded=current[la_code].load_id if la_code in current else None,
+                    months_recomputed=recomputed,
+                    earliest=earliest[la_code],
+                )
+            seconds["measured"] = time.perf_counter() - started - sum(seconds.values())
+            # Where a hub's time goes (counts and seconds only, never values).
+            log.info(
+                "%s %s, %d LAs at once: %d rows; %s",
+                dataset,
+                month,
+                len(changed),
+                sum(staged.values()),
+                ", ".join(f"{step} in {value:.2f} s" for step, value in seconds.items()),
+            )
+        return [results[f.la_code] for f in files]
+
+
+def _current_loads(
+    connection: Connection, dataset: str, month: Month, la_codes: Sequence[str]
+) -> dict[str, _Current]:
+    query = sa.select(loads.c.la_code, loads.c.load_id, loads.c.file_sha256).where(
+        loads.c.dataset == dataset,
+        loads.c.month == month.start,
+        loads.c.la_code.in_(la_codes),
+        CURRENT_LOAD,
+    )
+    return {
+        row.la_code: _Current(row.load_id, row.file_sha256) for row in connection.execute(query)
+    }
+
+
+def _record_values(
+    dataset: str, month: Month, file: LaFile, loaded_by: str, when: datetime, status: str
+) -> dict[str, Any]:
+    """A row of ``loads`` for ``file`` (what :func:`_record` inserts)."""
+    return {
+        "load_id": str(uuid.uuid4()),
+        "dataset": dataset,
+        "la_code": file.la_code,
+        "month": month.start,
+        "file_name": file.file_name,
+        "file_sha256": file.file_sha256,
+        "status": status,
+        "rows_read": file.rows_read,
+        "rows_loaded": 0,
+        "warnings": file.warnings,
+        "validation_summary": dict(file.validation_summary or {}),
+        "loaded_by": loaded_by,
+        "loaded_at": when,
+        "duplicate_of": None,
+    }
+
+
+def _batch_staging_table(connection: Connection, dataset: str) -> sa.Table:
+    """:func:`_staging_table` with the LA and the load of each row."""
+    return _batch_staging_definition(dataset, "pg_temp" if is_postgresql(connection) else "temp")
+
+
+@cache
+def _batch_staging_definition(dataset: str, schema: str) -> sa.Table:
+    target = DATA_TABLES[dataset]
+    single = _staging_definition(dataset, schema)
+    return sa.Table(
+        f"stage_many_{target.name}",
+        sa.MetaData(),
+        sa.Column("la_code", target.c.la_code.type),
+        sa.Column("load_id", target.c.load_id.type),
+        *(sa.Column(c.name, c.type) for c in single.columns),
+        schema=schema,
+        prefixes=["TEMPORARY"],
+    )
+
+
+def _check_staged_by_la(
+    connection: Connection,
+    stage: sa.Table,
+    prepared: Sequence[pd.DataFrame],
+    files: Sequence[LaFile],
+) -> dict[str, int]:
+    """:func:`_check_staged` for each LA of the batch, in one query: rows staged by LA."""
+    row = stage.c.source_row
+    found = {
+        la: (int(count), int(distinct), int(total or 0))
+        for la, count, distinct, total in connection.execute(
+            sa.select(
+                stage.c.la_code, sa.func.count(), sa.func.count(sa.distinct(row)), sa.func.sum(row)
+            ).group_by(stage.c.la_code)
+        )
+    }
+    staged = {}
+    for file, rows in zip(files, prepared, strict=True):
+        expected = (len(rows), int(rows["source_row"].nunique()), int(rows["source_row"].sum()))
+        got = found.get(file.la_code, (0, 0, 0))
+        if got != expected:
+            raise LoadError(
+                f"{file.file_name}: the staged rows are not the file's ({got[0]} staged, "
+                f"{got[1]} distinct row numbers, against {expected[0]} rows in the file); "
+                "not loaded"
+            )
+        staged[file.la_code] = got[0]
+    return staged
+
+
+def _swap_many(
+    connection: Connection, dataset: str, month: Month, stage: sa.Table, la_codes: list[str]
+) -> dict[str, Month | None]:
+    """:func:`_swap` for many LAs: their month's rows replaced by the staged ones.
+
+    Returns, for referrals, each LA's earliest month touched (else None each).
+    """
+    target = DATA_TABLES[dataset]
+    of_month = sa.and_(target.c.la_code.in_(la_codes), target.c.month == month.start)
+    earliest: dict[str, Month | None] = dict.fromkeys(la_codes)
+    if dataset == "referrals":
+        old = sa.select(
+            target.c.la_code, target.c.referral_date, target.c.assessment_authorised_date
+        )
+        for rows in (old.where(of_month).subquery(), stage):
+            for la_code, first in _earliest_by_la(connection, rows).items():
+                had = earliest[la_code]
+                earliest[la_code] = first if had is None else min(had, first)
+    connection.execute(sa.delete(target).where(of_month))
+    copied = [c.name for c in stage.columns if c.name not in ("la_code", "load_id")]
+    insert = sa.insert(target).from_select(
+        ["la_code", "month", "load_id", *copied],
+        sa.select(
+            stage.c.la_code,
+            sa.literal(month.start, sa.Date),
+            stage.c.load_id,
+            *(stage.c[name] for name in copied),
+        ),
+    )
+    try:
+        connection.execute(insert)
+    except sa.exc.IntegrityError as exc:
+        key = ", ".join(c.name for c in target.primary_key.columns)
+        raise LoadError(
+            f"two rows of one of the {dataset} files for {month} share a key ({key})"
+        ) from exc
+    return earliest
+
+
+def _earliest_by_la(connection: Connection, rows: sa.FromClause) -> dict[str, Month]:
+    """:func:`_earliest` of each LA in ``rows`` that has a date."""
+    query = sa.select(
+        rows.c.la_code,
+        sa.func.min(rows.c.referral_date),
+        sa.func.min(rows.c.assessment_authorised_date),
+    ).group_by(rows.c.la_code)
+    found = {}
+    for la_code, *first in connection.execute(query):
+        days = [d if isinstance(d, date) else date.fromisoformat(str(d)) for d in first if d]
+        if days:
+            found[la_code] = Month.of(min(days))
+    return found
