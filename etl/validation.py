@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from etl import lazy_modules
 from etl.contracts import Contract, Severity
 from etl.contracts.model import InMonthRule, MatchesFileRule, ReferenceRule, UniqueRule
 from etl.expectations import (
@@ -310,6 +311,7 @@ def prepare_gx(gx_dir: Path | None = None) -> None:
 @cache
 def _context(gx_dir: Path) -> Any:
     # Imported here: GX takes seconds to import and only validation needs it.
+    lazy_modules.defer()
     import great_expectations as gx
     import tqdm  # type: ignore[import-untyped]
 

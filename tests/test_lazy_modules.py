@@ -1,0 +1,35 @@
+"""GX's unused SciPy import is deferred, and still works when something uses it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+_PROBE = """
+import sys
+from etl import lazy_modules
+lazy_modules.defer()
+import great_expectations
+# Imported by GX, not yet executed: SciPy's statistics code is not loaded.
+print("scipy.stats._stats_py" in sys.modules)
+from scipy import stats
+print(round(float(stats.entropy([0.5, 0.5], [0.9, 0.1])), 6))
+"""
+
+
+def test_gx_imports_without_scipy_stats_which_loads_on_first_use() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split("\n")[:2] == ["False", "0.510826"]
+
+
+def test_a_module_already_imported_is_left_as_it_is() -> None:
+    probe = (
+        "import sys, scipy.stats; from etl import lazy_modules; lazy_modules.defer(); "
+        "print(type(sys.modules['scipy.stats']).__name__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "module"
