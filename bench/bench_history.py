@@ -361,7 +361,7 @@ def _aggregate(
     """The ``number``-th measures query of a ``dataset`` load of ``month``, as recomputed."""
     with engine.connect() as connection:
         wanted = sorted(set(months_affected(dataset, month)) & known_months(connection, LA))
-    built = aggregate_queries(LA, wanted, [dataset])
+    built = aggregate_queries([(LA, m) for m in wanted], [dataset])
     return built[number] if number < len(built) else None
 
 

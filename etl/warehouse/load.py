@@ -48,7 +48,7 @@ from etl.warehouse.db import (
     transaction,
     try_advisory_lock,
 )
-from etl.warehouse.measures import known_months, months_affected, recompute_measures
+from etl.warehouse.measures import known_months_of, months_affected, recompute_measures_of
 from etl.warehouse.schema import CURRENT_LOAD, DATA_TABLES, contract_columns, loads, measures
 
 log = logging.getLogger(__name__)
@@ -221,44 +221,73 @@ def _recompute(
     loaded: Sequence[tuple[Month, Month | None]],
 ) -> list[Month]:
     """Recompute the measures the loads can change; returns the months."""
-    affected: set[Month] = set()
-    for month, earliest in loaded:
-        affected |= set(months_affected(dataset, month))
-        if earliest is not None and earliest < month:
-            # Versions of referrals from before the usual 12 months.
-            affected |= set(month_range(earliest, month.months_since(earliest)))
-    if not affected:
-        return []
-    known = known_months(connection, la_code, min(affected), max(affected))
-    months = sorted(affected & known)
-    own = sorted({month for month, _earliest in loaded})
-    stored = sa.select(measures.c.month).where(
-        measures.c.la_code == la_code, measures.c.month.in_([m.start for m in own])
+    return _recompute_of(connection, dataset, {la_code: loaded})[la_code]
+
+
+def _recompute_of(
+    connection: Connection,
+    dataset: str,
+    loaded: Mapping[str, Sequence[tuple[Month, Month | None]]],
+) -> dict[str, list[Month]]:
+    """:func:`_recompute` of each LA's loads, set-based; each LA's months recomputed."""
+    affected: dict[str, set[Month]] = {}
+    for la_code, loads_of_la in loaded.items():
+        reached = affected.setdefault(la_code, set())
+        for month, earliest in loads_of_la:
+            reached |= set(months_affected(dataset, month))
+            if earliest is not None and earliest < month:
+                # Versions of referrals from before the usual 12 months.
+                reached |= set(month_range(earliest, month.months_since(earliest)))
+    done: dict[str, list[Month]] = {la_code: [] for la_code in loaded}
+    if not any(affected.values()):
+        return done
+    spans = [m for reached in affected.values() for m in reached]
+    known = known_months_of(connection, loaded, min(spans), max(spans))
+    own = {la: sorted({month for month, _earliest in of_la}) for la, of_la in loaded.items()}
+    every_own = sorted({m for of_la in own.values() for m in of_la})
+    stored = sa.select(measures.c.la_code, measures.c.month).where(
+        measures.c.la_code.in_(sorted(loaded)), measures.c.month.in_([m.start for m in every_own])
     )
-    measured = {Month(d.year, d.month) for d in connection.execute(stored.distinct()).scalars()}
+    measured = {
+        (la, Month(d.year, d.month)) for la, d in connection.execute(stored.distinct()).all()
+    }
     # Only this dataset's measures can change, except in a month that had
     # no measures yet: it gets every measure (blank where not loaded).
-    new_months = [month for month in own if month not in measured]
-    if new_months == months:
-        # Only new months (an LA's first load of a month, often): one pass.
-        recompute_measures(connection, la_code, months)
-    else:
-        recompute_measures(connection, la_code, months, [dataset])
-        if new_months:
-            others = [d for d in DATA_TABLES if d != dataset]
-            recompute_measures(connection, la_code, new_months, others)
+    everything: dict[str, list[Month]] = {}
+    this_dataset: dict[str, list[Month]] = {}
+    the_others: dict[str, list[Month]] = {}
+    for la_code in loaded:
+        months = sorted(affected[la_code] & known[la_code])
+        new_months = [month for month in own[la_code] if (la_code, month) not in measured]
+        done[la_code] = months
+        if new_months == months:
+            # Only new months (an LA's first load of a month, often): one pass.
+            everything[la_code] = months
+        else:
+            this_dataset[la_code] = months
+            the_others[la_code] = new_months
+    recompute_measures_of(connection, everything)
+    recompute_measures_of(connection, this_dataset, [dataset])
+    recompute_measures_of(connection, the_others, [d for d in DATA_TABLES if d != dataset])
     # Each month's current load is now reflected in every measure it changes.
+    by_months: dict[tuple[Month, ...], list[str]] = {}
+    for la_code, of_la in own.items():
+        by_months.setdefault(tuple(of_la), []).append(la_code)
     connection.execute(
         sa.update(loads)
         .where(
             loads.c.dataset == dataset,
-            loads.c.la_code == la_code,
-            loads.c.month.in_([m.start for m in own]),
+            sa.or_(
+                *(
+                    sa.and_(loads.c.la_code.in_(las), loads.c.month.in_([m.start for m in group]))
+                    for group, las in by_months.items()
+                )
+            ),
             CURRENT_LOAD,
         )
         .values(measured_at=datetime.now(UTC))
     )
-    return months
+    return done
 
 
 # --- steps ----------------------------------------------------------------------------
@@ -671,9 +700,9 @@ def load_months(
 ) -> list[LoadResult]:
     """What :func:`load_month` does for each file, for many LAs in one transaction.
 
-    A hub's month of one dataset is staged by one COPY, checked, swapped in
-    and recorded by one statement each, whatever the number of LAs; only the
-    measures are recomputed LA by LA.  All or nothing: a file that cannot be
+    A hub's month of one dataset is staged by one COPY, then checked, swapped
+    in, recorded and measured by a few statements each, whatever the number
+    of LAs.  All or nothing: a file that cannot be
     loaded (:class:`LoadError`) loads none of them, so the caller can load
     them one by one to find it.  The warehouse is the one :func:`load_month`
     leaves, file after file.
@@ -749,15 +778,16 @@ def load_months(
             total = sum(staged.values())
             if total >= ANALYZE_MIN_ROWS and _analyze(connection, target, total):
                 seconds["analysed"] = time.perf_counter() - started - sum(seconds.values())
-            for file in changed:
-                la_code = file.la_code
-                recomputed = _recompute(connection, dataset, la_code, [(month, earliest[la_code])])
+            recomputed = _recompute_of(
+                connection, dataset, {la: [(month, earliest[la])] for la in ids}
+            )
+            for la_code in ids:
                 results[la_code] = LoadResult(
                     ids[la_code],
                     "loaded",
                     staged[la_code],
                     superseded=current[la_code].load_id if la_code in current else None,
-                    months_recomputed=recomputed,
+                    months_recomputed=recomputed[la_code],
                     earliest=earliest[la_code],
                 )
             seconds["measured"] = time.perf_counter() - started - sum(seconds.values())

@@ -98,17 +98,30 @@ def loaded_months(
     The bounds keep the look-up to the months a computation can read, by the
     (la_code, month) index, however many years of loads the LA has.
     """
-    query = sa.select(loads.c.dataset, loads.c.month).where(
-        loads.c.la_code == la_code,
+    return loaded_months_of(connection, [la_code], first, last)[la_code]
+
+
+def loaded_months_of(
+    connection: Connection,
+    la_codes: Iterable[str],
+    first: Month | None = None,
+    last: Month | None = None,
+) -> dict[str, dict[str, set[Month]]]:
+    """:func:`loaded_months` of each of ``la_codes``, in one query."""
+    wanted = sorted(set(la_codes))
+    query = sa.select(loads.c.la_code, loads.c.dataset, loads.c.month).where(
+        loads.c.la_code.in_(wanted),
         CURRENT_LOAD,
     )
     if first is not None:
         query = query.where(loads.c.month >= first.start)
     if last is not None:
         query = query.where(loads.c.month <= last.start)
-    loaded: dict[str, set[Month]] = {kpi.dataset: set() for kpi in KPIS}
-    for dataset, day in connection.execute(query):
-        loaded.setdefault(dataset, set()).add(Month.of(day))
+    loaded: dict[str, dict[str, set[Month]]] = {
+        la: {kpi.dataset: set() for kpi in KPIS} for la in wanted
+    }
+    for la_code, dataset, day in connection.execute(query):
+        loaded[la_code].setdefault(dataset, set()).add(Month.of(day))
     return loaded
 
 
@@ -117,7 +130,20 @@ def known_months(
 ) -> set[Month]:
     """Months with at least one dataset loaded for the LA (from ``first`` to ``last``):
     those that get measures."""
-    return set().union(*loaded_months(connection, la_code, first, last).values())
+    return known_months_of(connection, [la_code], first, last)[la_code]
+
+
+def known_months_of(
+    connection: Connection,
+    la_codes: Iterable[str],
+    first: Month | None = None,
+    last: Month | None = None,
+) -> dict[str, set[Month]]:
+    """:func:`known_months` of each of ``la_codes``, in one query."""
+    return {
+        la: set().union(*by_dataset.values())
+        for la, by_dataset in loaded_months_of(connection, la_codes, first, last).items()
+    }
 
 
 @cache
@@ -150,8 +176,21 @@ def compute_measures(
     ``kpis`` is the registry's measures; it must match the SQL exactly
     (:func:`~etl.warehouse.measures_sql.check_registry` raises otherwise).
     """
+    return compute_measures_of(connection, {la_code: months}, datasets, kpis=kpis)
+
+
+def compute_measures_of(
+    connection: Connection,
+    months: Mapping[str, Iterable[Month]],
+    datasets: Iterable[str] | None = None,
+    *,
+    kpis: Sequence[Kpi] = KPIS,
+) -> list[KpiValue]:
+    """:func:`compute_measures` of many LAs, each its own ``months``, set-based:
+    one query per family for a hub's month, not one per LA.  By LA, then month."""
     _checked(tuple(kpis))
-    wanted = sorted(set(months))
+    wanted = {la: sorted(set(m)) for la, m in sorted(months.items()) if m}
+    wanted = {la: m for la, m in wanted.items() if m}
     chosen = _datasets(datasets, kpis)
     if not wanted or not chosen:
         return []
@@ -166,16 +205,20 @@ def compute_measures(
         # JIT compiling these many-column aggregates costs more (~0.3 s a
         # query) than running them; SET LOCAL ends with the transaction.
         connection.exec_driver_sql("SET LOCAL jit = off")
-    figures: dict[Month, dict[str, Any]] = {m: {} for m in wanted}
-    for query, parameters in aggregate_queries(la_code, wanted, chosen):
+    periods = [(la, m) for la, la_months in wanted.items() for m in la_months]
+    figures: dict[tuple[str, Month], dict[str, Any]] = {period: {} for period in periods}
+    for query, parameters in aggregate_queries(periods, chosen):
         for row in connection.execute(query, parameters).mappings():
-            figures[Month.of(row["month"])].update(row)
+            found = figures.get((row["la_code"], Month.of(row["month"])))
+            if found is not None:  # the median's query has every LA's every month
+                found.update(row)
     # A measure reads at most its window: kpi.window months back from its month.
     reach = max(kpi.window for kpi in kpis if kpi.dataset in chosen) - 1
-    loaded = loaded_months(connection, la_code, wanted[0] - reach, wanted[-1])
+    first, last = min(m[0] for m in wanted.values()), max(m[-1] for m in wanted.values())
+    loaded = loaded_months_of(connection, wanted, first - reach, last)
     return [
-        _value(kpi, la_code, month, figures[month], loaded[kpi.dataset])
-        for month in wanted
+        _value(kpi, la, month, figures[la, month], loaded[la][kpi.dataset])
+        for la, month in periods
         for kpi in kpis
         if kpi.dataset in chosen
     ]
@@ -228,18 +271,39 @@ def recompute_measures(
     ``datasets`` limits the work to the measures reading those datasets (a
     workforce load cannot change a referral measure); default: all.
     """
-    wanted = sorted(set(months))
+    return recompute_measures_of(bind, {la_code: months}, datasets)
+
+
+def recompute_measures_of(
+    bind: Bind,
+    months: Mapping[str, Iterable[Month]],
+    datasets: Iterable[str] | None = None,
+) -> int:
+    """:func:`recompute_measures` of many LAs, each its own ``months``, set-based."""
+    wanted = {la: sorted(set(m)) for la, m in months.items()}
+    wanted = {la: m for la, m in wanted.items() if m}
     chosen = _datasets(datasets)
     if not wanted or not chosen:
         return 0
     kpi_ids = [kpi.kpi_id for kpi in KPIS if kpi.dataset in chosen]
+    # LAs with the same months share one condition (a hub's month: all of them).
+    by_months: dict[tuple[Month, ...], list[str]] = {}
+    for la, la_months in wanted.items():
+        by_months.setdefault(tuple(la_months), []).append(la)
     with transaction(bind, write=True) as connection:
-        values = compute_measures(connection, la_code, wanted, chosen)
+        values = compute_measures_of(connection, wanted, chosen)
         connection.execute(
             sa.delete(measures).where(
-                measures.c.la_code == la_code,
-                measures.c.month.in_([m.start for m in wanted]),
                 measures.c.kpi_id.in_(kpi_ids),
+                sa.or_(
+                    *(
+                        sa.and_(
+                            measures.c.la_code.in_(las),
+                            measures.c.month.in_([m.start for m in group]),
+                        )
+                        for group, las in by_months.items()
+                    )
+                ),
             )
         )
         connection.execute(

@@ -28,7 +28,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from etl.contracts import load_contract
 from etl.kpis import Kpi
 from etl.months import Month
-from etl.warehouse.schema import closures, referral_versions, workforce, working_days
+from etl.warehouse.schema import LA_CODE, closures, referral_versions, workforce, working_days
 
 #: Assessment timeliness: authorised within this many working days (KPIS.md).
 ASSESSMENT_WORKING_DAYS = 45
@@ -201,16 +201,18 @@ def current_referrals(la_code: str | None = None) -> sa.Select[Any]:
 
 
 def periods(count: int) -> sa.CTE:
-    """``count`` rows, one per month: its first day, the next month's, window starts.
+    """``count`` rows, one per LA and month: the LA, the month's first day, the
+    next month's, and its windows' starts.
 
-    The dates are bind parameters (see :func:`query_parameters`): a query is
-    built once per number of months and reused for every LA and month.
+    The values are bind parameters (see :func:`query_parameters`): a query
+    is built once per number of rows and reused for every LA and month.
     """
     if count < 1:
         raise ValueError("no months to compute")
     rows = [
         sa.select(
-            *(sa.bindparam(f"{name}_{i}", type_=sa.Date).label(name) for name in _PERIOD_COLUMNS)
+            sa.bindparam(f"la_code_{i}", type_=LA_CODE).label("la_code"),
+            *(sa.bindparam(f"{name}_{i}", type_=sa.Date).label(name) for name in _PERIOD_COLUMNS),
         )
         for i in range(count)
     ]
@@ -222,24 +224,38 @@ def periods(count: int) -> sa.CTE:
 _PERIOD_COLUMNS = ("month", "next_month", "from_12", "from_3")
 
 
-def query_parameters(la_code: str, months: Sequence[Month]) -> dict[str, Any]:
-    """The bind parameters of the aggregate queries for ``months`` (sorted) of one LA."""
+def query_parameters(periods: Sequence[tuple[str, Month]]) -> dict[str, Any]:
+    """The bind parameters of the aggregate queries for ``periods`` (LA, month).
+
+    The spans read (first month to last, the LAs) are the union of the
+    periods'; each period's figures join only its own LA's rows of its
+    own windows, so an LA's measures are the same whatever it is computed
+    with.
+    """
+    months = sorted({m for _la, m in periods})
     parameters: dict[str, Any] = {
-        "la_code": la_code,
+        "la_codes": sorted({la for la, _m in periods}),
         "months": [m.start for m in months],
-        "first_month": min(months).start,
-        "after_months": (max(months) + 1).start,
+        "first_month": months[0].start,
+        "after_months": (months[-1] + 1).start,
         # Re-referrals look a year back from the first month's referrals.
-        "year_before_first": (min(months) - 12).start,
+        "year_before_first": (months[0] - 12).start,
     }
-    for i, m in enumerate(months):
+    for i, (la_code, m) in enumerate(periods):
         bounds = (m.start, (m + 1).start, (m - 11).start, (m - 2).start)
+        parameters[f"la_code_{i}"] = la_code
         parameters.update({f"{n}_{i}": d for n, d in zip(_PERIOD_COLUMNS, bounds, strict=True)})
     return parameters
 
 
 def _la_code() -> sa.BindParameter[str]:
-    return sa.bindparam("la_code", type_=sa.String(3))
+    """One LA's code (the team breakdown's)."""
+    return sa.bindparam("la_code", type_=LA_CODE)
+
+
+def _la_codes() -> sa.BindParameter[str]:
+    """The codes of the LAs computed at once."""
+    return sa.bindparam("la_codes", type_=LA_CODE, expanding=True)
 
 
 # --- aggregates ----------------------------------------------------------------------------
@@ -286,7 +302,7 @@ def _count(condition: sa.ColumnElement[bool]) -> Any:
 
 
 def _select(p: sa.CTE, figures: dict[str, Figure]) -> list[sa.Label[Any]]:
-    columns: list[sa.Label[Any]] = [p.c.month.label("month")]
+    columns: list[sa.Label[Any]] = [p.c.la_code.label("la_code"), p.c.month.label("month")]
     for kpi_id, figure in figures.items():
         columns += figure.columns(kpi_id)
     return columns
@@ -339,9 +355,9 @@ def workforce_query(count: int) -> sa.Select[Any]:
     figures = _workforce_figures(w.c.month == p.c.month)
     joined = p.outerjoin(
         w,
-        sa.and_(w.c.la_code == _la_code(), w.c.month >= p.c.from_12, w.c.month <= p.c.month),
+        sa.and_(w.c.la_code == p.c.la_code, w.c.month >= p.c.from_12, w.c.month <= p.c.month),
     )
-    return sa.select(*_select(p, figures)).select_from(joined).group_by(p.c.month)
+    return sa.select(*_select(p, figures)).select_from(joined).group_by(p.c.la_code, p.c.month)
 
 
 #: The workforce measures the pack breaks down by team: those of month M's
@@ -388,7 +404,7 @@ def _current_between(column: str, name: str, first: str = "first_month") -> sa.S
     rv = referral_versions.alias(f"{name}_version")
     day = rv.c[column]
     query = sa.select(rv).where(
-        rv.c.la_code == _la_code(),
+        rv.c.la_code.in_(_la_codes()),
         day >= sa.bindparam(first, type_=sa.Date),
         day < sa.bindparam("after_months", type_=sa.Date),
         is_latest(rv, f"{name}_later"),
@@ -408,9 +424,12 @@ def referrals_query(count: int) -> sa.Select[Any]:
     # sort of the span, however many referrals a child has (a look-up per
     # referral cost a random index read each: 70 s for 2 million).
     previous = sa.func.max(r.c.referral_date).over(
-        partition_by=binary_order(r.c.child_id), order_by=r.c.referral_date, groups=(-1, -1)
+        partition_by=[r.c.la_code, binary_order(r.c.child_id)],
+        order_by=r.c.referral_date,
+        groups=(-1, -1),
     )
     dated = sa.select(
+        r.c.la_code,
         r.c.referral_id,
         r.c.referral_date,
         r.c.nfa,
@@ -423,6 +442,7 @@ def referrals_query(count: int) -> sa.Select[Any]:
     # however many figures use it.
     flagged = (
         sa.select(
+            d.la_code,
             d.referral_id,
             d.referral_date,
             d.nfa,
@@ -447,8 +467,8 @@ def referrals_query(count: int) -> sa.Select[Any]:
     }
     # By equality: the window is computed once, and each month takes its rows
     # by hash, not by a pass over the whole span per month.
-    joined = p.outerjoin(flagged, f.referral_month == p.c.month)
-    return sa.select(*_select(p, figures)).select_from(joined).group_by(p.c.month)
+    joined = p.outerjoin(flagged, sa.and_(f.la_code == p.c.la_code, f.referral_month == p.c.month))
+    return sa.select(*_select(p, figures)).select_from(joined).group_by(p.c.la_code, p.c.month)
 
 
 def assessments_query(count: int) -> sa.Select[Any]:
@@ -464,6 +484,7 @@ def assessments_query(count: int) -> sa.Select[Any]:
     )
     in_time = sa.and_(a.c.assessment_start_date.is_not(None), days_taken <= ASSESSMENT_WORKING_DAYS)
     flagged = sa.select(
+        a.c.la_code,
         a.c.referral_id,
         a.c.assessment_authorised_date.label("authorised"),
         sa.case((in_time, 1), else_=0).label("in_time"),
@@ -478,8 +499,10 @@ def assessments_query(count: int) -> sa.Select[Any]:
         ),
     }
     # By equality, as the referral measures: the span is read once.
-    joined = p.outerjoin(flagged, f.authorised_month == p.c.month)
-    return sa.select(*_select(p, figures)).select_from(joined).group_by(p.c.month)
+    joined = p.outerjoin(
+        flagged, sa.and_(f.la_code == p.c.la_code, f.authorised_month == p.c.month)
+    )
+    return sa.select(*_select(p, figures)).select_from(joined).group_by(p.c.la_code, p.c.month)
 
 
 def closure_reasons() -> list[str]:
@@ -501,28 +524,32 @@ def closures_query(count: int) -> sa.Select[Any]:
     figures["capacity_closures"] = Figure(_count(sa.and_(in_month, capacity)))
     figures["capacity_closures_3m"] = Figure(_count(capacity))
     joined = p.outerjoin(
-        c, sa.and_(c.c.la_code == _la_code(), c.c.month >= p.c.from_3, c.c.month <= p.c.month)
+        c, sa.and_(c.c.la_code == p.c.la_code, c.c.month >= p.c.from_3, c.c.month <= p.c.month)
     )
-    return sa.select(*_select(p, figures)).select_from(joined).group_by(p.c.month)
+    return sa.select(*_select(p, figures)).select_from(joined).group_by(p.c.la_code, p.c.month)
 
 
 def median_episode_query(count: int) -> sa.Select[Any]:
-    """Median of closure_date - referral_date (days) per month; no row when none.
+    """Median of closure_date - referral_date (days) per LA and month; no row when none.
 
     Portable median: number each month's episodes in order, then average the
-    middle one (odd count) or two (even count).
+    middle one (odd count) or two (even count).  Every month asked for of
+    every LA asked for (a row the caller did not ask for is ignored).
     """
     c = closures
     days = days_between(c.c.referral_date, c.c.closure_date)
     ranked = (
         sa.select(
+            c.c.la_code,
             c.c.month,
             days.label("days"),
-            sa.func.row_number().over(partition_by=c.c.month, order_by=days).label("rank"),
-            sa.func.count().over(partition_by=c.c.month).label("n"),
+            sa.func.row_number()
+            .over(partition_by=[c.c.la_code, c.c.month], order_by=days)
+            .label("rank"),
+            sa.func.count().over(partition_by=[c.c.la_code, c.c.month]).label("n"),
         )
         .where(
-            c.c.la_code == _la_code(),
+            c.c.la_code.in_(_la_codes()),
             c.c.month.in_(sa.bindparam("months", type_=sa.Date, expanding=True)),
         )
         .subquery("ranked")
@@ -533,9 +560,13 @@ def median_episode_query(count: int) -> sa.Select[Any]:
     )
     median = sa.func.avg(sa.cast(ranked.c.days, sa.Double))
     return (
-        sa.select(ranked.c.month.label("month"), median.label("median_episode_days"))
+        sa.select(
+            ranked.c.la_code.label("la_code"),
+            ranked.c.month.label("month"),
+            median.label("median_episode_days"),
+        )
         .where(middle)
-        .group_by(ranked.c.month)
+        .group_by(ranked.c.la_code, ranked.c.month)
     )
 
 
@@ -547,13 +578,26 @@ QUERIES: dict[str, tuple[Callable[[int], sa.Select[Any]], ...]] = {
 }
 
 
+#: (LA, month) periods per query: the bind parameters stay far below
+#: SQLite's and PostgreSQL's limits, and one query serves a hub's month.
+PERIODS_PER_QUERY = 200
+
+
 def aggregate_queries(
-    la_code: str, months: Sequence[Month], datasets: Iterable[str]
+    periods: Iterable[tuple[str, Month]], datasets: Iterable[str]
 ) -> list[tuple[sa.Select[Any], dict[str, Any]]]:
-    """The queries (and their parameters) for the measures of ``datasets`` and ``months``."""
-    ordered = sorted(set(months))
-    parameters = query_parameters(la_code, ordered)
-    return [(query, parameters) for dataset in datasets for query in _built(dataset, len(ordered))]
+    """The queries (and their parameters) for the measures of ``datasets`` in
+    ``periods`` (LA, month): their rows are keyed by ``la_code`` and ``month``."""
+    ordered = sorted(set(periods))
+    chosen = list(datasets)
+    queries = []
+    for start in range(0, len(ordered), PERIODS_PER_QUERY):
+        part = ordered[start : start + PERIODS_PER_QUERY]
+        parameters = query_parameters(part)
+        queries += [
+            (query, parameters) for dataset in chosen for query in _built(dataset, len(part))
+        ]
+    return queries
 
 
 @cache
@@ -563,6 +607,10 @@ def _built(dataset: str, count: int) -> tuple[sa.Select[Any], ...]:
 
 
 # --- the registry's measures against this SQL -------------------------------------------
+
+
+#: The columns that say whose and which month a row's figures are.
+_KEYS = {"la_code", "month"}
 
 
 class MeasureWithoutSql(RuntimeError):
@@ -583,7 +631,7 @@ def check_registry(kpis: Iterable[Kpi]) -> None:
         problems.append(f"no SQL for the datasets {unknown}")
     for dataset in QUERIES:
         labels = {str(c.key) for query in _built(dataset, 1) for c in query.selected_columns}
-        values = {label for label in labels - {"month"} if not label.endswith((NUM, DEN))}
+        values = {label for label in labels - _KEYS if not label.endswith((NUM, DEN))}
         ids = [k.kpi_id for k in wanted if k.dataset == dataset]
         if missing := [k for k in ids if k not in values]:
             problems.append(f"{dataset} measures with no SQL: {missing}")

@@ -162,7 +162,7 @@ def test_a_failure_before_commit_leaves_the_previous_month(
     def fail(*_args: Any, **_kwargs: Any) -> int:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(load_module, "recompute_measures", fail)
+    monkeypatch.setattr(load_module, "recompute_measures_of", fail)
     with pytest.raises(RuntimeError, match="boom"):
         load(db, "workforce", MARCH, _workforce(5))
     assert warehouse_checksums(db) == before

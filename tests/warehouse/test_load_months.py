@@ -142,7 +142,7 @@ def test_a_month_of_many_las_loads_what_file_by_file_loads(two: list[Engine]) ->
 
 
 def test_the_results_say_what_load_month_says(two: list[Engine]) -> None:
-    alone, together = two
+    _alone, together = two
     files = _landed("referrals", {"201": 3, "330": 2})
     _together(together, "referrals", files)
     changed = {"330": _landed("referrals", {"330": 4}, day=2)["330"], "201": files["201"]}
