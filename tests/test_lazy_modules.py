@@ -1,4 +1,4 @@
-"""GX's unused SciPy import is deferred, and still works when something uses it."""
+"""What importing GX costs a process: SciPy deferred until used, GX frozen out of the GC."""
 
 from __future__ import annotations
 
@@ -33,3 +33,16 @@ def test_a_module_already_imported_is_left_as_it_is() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == "module"
+
+
+def test_gx_is_frozen_out_of_the_collector_once_a_process() -> None:
+    """After GX's context is built, its objects are never traversed again (etl.validation)."""
+    probe = (
+        "import gc; from etl.validation import prepare_gx, _freeze_imports; prepare_gx(); "
+        "first = gc.get_freeze_count(); _freeze_imports(); prepare_gx(); "
+        "print(first > 100_000, gc.get_freeze_count() == first)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "True True"
