@@ -187,80 +187,109 @@ def _finish_all(
     """:func:`_finish` of a batch's outcomes: its accepted files (one dataset and
     month, many LAs) loaded together by :func:`load_accepted_many`."""
     accepted = [o for o in outcomes if not isinstance(o, IngestResult)]
-    if len(accepted) < 2:
-        return [
-            _finish(o, engine=engine, folders=folders, loaded_by=loaded_by, force=force)
-            for o in outcomes
-        ]
     loaded = iter(
         load_accepted_many(
-            accepted, engine=engine, folders=folders, loaded_by=loaded_by, force=force
+            [(a, checked.frame) for a, checked in accepted],
+            engine=engine,
+            folders=folders,
+            loaded_by=loaded_by,
+            force=force,
         )
     )
-    return [o if isinstance(o, IngestResult) else next(loaded) for o in outcomes]
+    return [
+        o if isinstance(o, IngestResult) else replace(next(loaded), problems=tuple(o[1].problems))
+        for o in outcomes
+    ]
 
 
 def load_accepted_many(
-    accepted: Sequence[tuple[Accepted, Checked]],
+    files: Sequence[tuple[Accepted, pd.DataFrame]],
     *,
     engine: Engine,
     folders: Folders,
     loaded_by: str,
     force: bool = False,
+    recompute: bool = True,
+    committed: Callable[[IngestResult], None] | None = None,
 ) -> list[IngestResult]:
-    """:func:`load_accepted` of validated files of one dataset and month, in one
-    transaction (:func:`etl.warehouse.load.load_months`) where they allow it.
+    """:func:`load_accepted` of validated files (each with its frame) of one dataset
+    and month, in one transaction (:func:`etl.warehouse.load.load_months`)
+    where they allow it: two or more, one per LA, not too many rows.
 
     Each file still loads whole or not at all: a file that cannot be loaded
     (:class:`LoadError`) stops the whole batch, and the files are then loaded
     one by one, so that only that file fails, as alone it would.
+    ``committed`` is called with each file's result once its load has
+    committed, before a later file's load can fail.
     """
-    files = [
+
+    def done(result: IngestResult) -> IngestResult:
+        if committed is not None:
+            committed(result)
+        return result
+
+    def one_by_one() -> list[IngestResult]:
+        return [
+            done(
+                load_accepted(
+                    a,
+                    frame,
+                    engine=engine,
+                    folders=folders,
+                    loaded_by=loaded_by,
+                    force=force,
+                    recompute=recompute,
+                )
+            )
+            for a, frame in files
+        ]
+
+    batch = [
         LaFile(
             la_code=a.la_code,
-            frame=checked.frame,
+            frame=frame,
             file_name=a.path.name,
             file_sha256=a.sha256,
             rows_read=a.rows_read,
             warnings=a.warnings,
             validation_summary=a.validation_summary,
         )
-        for a, checked in accepted
+        for a, frame in files
     ]
-    keys = {(a.dataset, a.month) for a, _checked in accepted}
-    if len(keys) != 1 or not batchable(files):
-        return [
-            _finish(pair, engine=engine, folders=folders, loaded_by=loaded_by, force=force)
-            for pair in accepted
-        ]
+    keys = {(a.dataset, a.month) for a, _frame in files}
+    if len(files) < 2 or len(keys) != 1 or not batchable(batch):
+        return one_by_one()
     ((dataset, month),) = keys
     when = datetime.now(UTC)
     targets: list[Path] = []
     try:
         # Archived before the load commits, as load_accepted does.
-        for a, _checked in accepted:
+        for a, _frame in files:
             target = filing.destination(folders.archive, a.path, a.la_code, str(a.month), when)
             try:
                 targets.append(filing.place(a.path, target))
             except OSError as exc:
                 raise _not_filed("archive", a.path, folders.archive, exc) from None
         results = load_months(
-            engine, dataset=dataset, month=month, files=files, loaded_by=loaded_by, force=force
+            engine,
+            dataset=dataset,
+            month=month,
+            files=batch,
+            loaded_by=loaded_by,
+            force=force,
+            recompute=recompute,
         )
     except LoadError as exc:
         for target in targets:
             filing.remove(target)
         log.warning("%s; loading the %d files one by one", exc, len(files))
-        return [
-            _finish(pair, engine=engine, folders=folders, loaded_by=loaded_by, force=force)
-            for pair in accepted
-        ]
+        return one_by_one()
     except BaseException:
         for target in targets:
             filing.remove(target)
         raise
-    done = []
-    for (a, checked), target, result in zip(accepted, targets, results, strict=True):
+    finished = []
+    for (a, _frame), target, result in zip(files, targets, results, strict=True):
         filing.let_go(a.path)
         log.info(
             "%s %s: %s rows read, %s loaded, %s warning(s) (load %s)",
@@ -271,23 +300,25 @@ def load_accepted_many(
             a.warnings,
             result.load_id,
         )
-        done.append(
-            IngestResult(
-                a.path.name,
-                result.status,
-                a.dataset,
-                a.la_code,
-                a.month,
-                a.rows_read,
-                tuple(checked.problems),
-                target,
-                None,
-                result.load_id,
-                tuple(result.months_recomputed),
-                result.earliest,
+        finished.append(
+            done(
+                IngestResult(
+                    a.path.name,
+                    result.status,
+                    a.dataset,
+                    a.la_code,
+                    a.month,
+                    a.rows_read,
+                    (),
+                    target,
+                    None,
+                    result.load_id,
+                    tuple(result.months_recomputed),
+                    result.earliest,
+                )
             )
         )
-    return done
+    return finished
 
 
 def validate_landed(

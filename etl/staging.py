@@ -37,8 +37,12 @@ def stage(frame: pd.DataFrame, staging_dir: Path, accepted: Accepted) -> Path:
 
 def unstage(path: Path) -> tuple[Accepted, pd.DataFrame]:
     """The load record and frame :func:`stage` wrote, with the same dtypes."""
-    accepted = Accepted.from_json(json.loads(_record(path).read_text(encoding="utf-8")))
-    return accepted, pd.read_parquet(path)
+    return staged_record(path), pd.read_parquet(path)
+
+
+def staged_record(path: Path) -> Accepted:
+    """The load record of a stage, without reading its frame."""
+    return Accepted.from_json(json.loads(_record(path).read_text(encoding="utf-8")))
 
 
 def discard(path: Path) -> None:

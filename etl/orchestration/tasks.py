@@ -107,28 +107,43 @@ def validate(paths: list[str], settings: Settings) -> dict[str, Any]:
 
 
 def load(staged: list[str], settings: Settings, *, force: bool = False) -> list[dict[str, Any]]:
-    """Load staged frames in order, each whole or not at all; archive each file.
+    """Load staged frames, each whole or not at all, and archive each file.
 
-    Measures are left to :func:`recompute`.
+    Month by month (each LA's months stay in order): a month's files of the
+    batch's LAs load in one transaction (:func:`etl.ingest.load_accepted_many`),
+    their frames read only for it.  A stage goes once its file's load has
+    committed, so a retry loads only what is left.  Measures are left to
+    :func:`recompute`.
     """
-    from etl.ingest import Folders, load_accepted
-    from etl.staging import discard, unstage
+    from etl.ingest import Folders, IngestResult, load_accepted_many
+    from etl.staging import discard, staged_record, unstage
 
-    loaded = []
-    for path in map(Path, staged):
-        accepted, frame = unstage(path)
-        result = load_accepted(
-            accepted,
-            frame,
+    paths = [Path(path) for path in staged]
+    records = [staged_record(path) for path in paths]
+    stage_of = {record.path.name: path for record, path in zip(records, paths, strict=True)}
+    by_month: dict[Month, list[int]] = {}
+    for number, record in enumerate(records):
+        by_month.setdefault(record.month, []).append(number)
+
+    def committed(result: IngestResult) -> None:
+        discard(stage_of[result.file])
+
+    loaded: list[dict[str, Any] | None] = [None] * len(paths)
+    for month in sorted(by_month):
+        numbers = by_month[month]
+        unstaged = {n: unstage(paths[n]) for n in numbers}
+        results = load_accepted_many(
+            [unstaged[n] for n in numbers],
             engine=warehouse(settings),
             folders=Folders(settings.archive_dir, settings.quarantine_dir),
             loaded_by=f"airflow:{getpass.getuser()}",
             force=force,
             recompute=False,
+            committed=committed,
         )
-        discard(path)
-        loaded.append(
-            {
+        for number, result in zip(numbers, results, strict=True):
+            accepted = unstaged[number][0]
+            loaded[number] = {
                 "dataset": accepted.dataset,
                 "la_code": accepted.la_code,
                 "month": str(accepted.month),
@@ -137,26 +152,28 @@ def load(staged: list[str], settings: Settings, *, force: bool = False) -> list[
                 "rows": result.rows,
                 "earliest": str(result.earliest) if result.earliest else None,
             }
-        )
-    return loaded
+        del unstaged
+    return [entry for entry in loaded if entry is not None]
 
 
 def recompute(loaded: list[dict[str, Any]], settings: Settings) -> list[dict[str, Any]]:
-    """Recompute the measures the batch's loads changed, once per LA (nothing for unchanged)."""
-    from etl.warehouse.load import recompute_after_loads
+    """Recompute the measures the batch's loads changed: once per dataset for all
+    its LAs, set-based (nothing for unchanged)."""
+    from etl.warehouse.load import recompute_after_loads_of
 
-    by_la: dict[tuple[str, str], list[tuple[Month, Month | None]]] = {}
+    by_dataset: dict[str, dict[str, list[tuple[Month, Month | None]]]] = {}
     for load in loaded:
         if load["status"] == "loaded":
             earliest = Month.parse(load["earliest"]) if load.get("earliest") else None
-            key = (load["dataset"], load["la_code"])
-            by_la.setdefault(key, []).append((Month.parse(load["month"]), earliest))
+            of_dataset = by_dataset.setdefault(load["dataset"], {})
+            of_dataset.setdefault(load["la_code"], []).append(
+                (Month.parse(load["month"]), earliest)
+            )
     recomputed: dict[tuple[str, str], list[str]] = {}
-    for (dataset, la_code), months in by_la.items():
-        done = recompute_after_loads(
-            warehouse(settings), dataset=dataset, la_code=la_code, loaded=months
-        )
-        recomputed[(dataset, la_code)] = [str(m) for m in done]
+    for dataset, by_la in by_dataset.items():
+        done = recompute_after_loads_of(warehouse(settings), dataset=dataset, loaded=by_la)
+        for la_code, months in done.items():
+            recomputed[(dataset, la_code)] = [str(m) for m in months]
     return [
         {**load, "months_recomputed": recomputed.get((load["dataset"], load["la_code"]), [])}
         if load["status"] == "loaded"

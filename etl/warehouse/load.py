@@ -209,9 +209,25 @@ def recompute_after_loads(
     months they affect gives what 36 passes give (700-odd month
     recomputations for a referrals backfill, not 50).  Returns the months.
     """
+    return recompute_after_loads_of(bind, dataset=dataset, loaded={la_code: loaded})[la_code]
+
+
+def recompute_after_loads_of(
+    bind: Bind,
+    *,
+    dataset: str,
+    loaded: Mapping[str, Sequence[tuple[Month, Month | None]]],
+) -> dict[str, list[Month]]:
+    """:func:`recompute_after_loads` of many LAs' loads, set-based, in one transaction.
+
+    ``loaded``: each LA's loads (month and earliest month touched).  Returns
+    each LA's months recomputed.
+    """
     with transaction(bind, write=True) as connection:
-        _lock(connection, la_code)
-        return _recompute(connection, dataset, la_code, loaded)
+        # Sorted: two of these over overlapping LAs take their locks in one order.
+        for la_code in sorted(loaded):
+            _lock(connection, la_code)
+        return _recompute_of(connection, dataset, loaded)
 
 
 def _recompute(
@@ -697,6 +713,7 @@ def load_months(
     files: Sequence[LaFile],
     loaded_by: str,
     force: bool = False,
+    recompute: bool = True,
 ) -> list[LoadResult]:
     """What :func:`load_month` does for each file, for many LAs in one transaction.
 
@@ -705,7 +722,8 @@ def load_months(
     of LAs.  All or nothing: a file that cannot be
     loaded (:class:`LoadError`) loads none of them, so the caller can load
     them one by one to find it.  The warehouse is the one :func:`load_month`
-    leaves, file after file.
+    leaves, file after file.  ``recompute=False`` leaves the measures to the
+    caller (:func:`recompute_after_loads_of`), as the Airflow DAG does.
     """
     if not batchable(files):
         raise ValueError("load_months takes one file per LA, below REBUILD_MIN_ROWS rows in all")
@@ -778,9 +796,12 @@ def load_months(
             total = sum(staged.values())
             if total >= ANALYZE_MIN_ROWS and _analyze(connection, target, total):
                 seconds["analysed"] = time.perf_counter() - started - sum(seconds.values())
-            recomputed = _recompute_of(
-                connection, dataset, {la: [(month, earliest[la])] for la in ids}
-            )
+            recomputed: dict[str, list[Month]] = {la: [] for la in ids}
+            if recompute:
+                recomputed = _recompute_of(
+                    connection, dataset, {la: [(month, earliest[la])] for la in ids}
+                )
+                seconds["measured"] = time.perf_counter() - started - sum(seconds.values())
             for la_code in ids:
                 results[la_code] = LoadResult(
                     ids[la_code],
@@ -790,7 +811,6 @@ def load_months(
                     months_recomputed=recomputed[la_code],
                     earliest=earliest[la_code],
                 )
-            seconds["measured"] = time.perf_counter() - started - sum(seconds.values())
             # Where a hub's time goes (counts and seconds only, never values).
             log.info(
                 "%s %s, %d LAs at once: %d rows; %s",

@@ -211,12 +211,21 @@ def test_a_batch_that_fails_is_loaded_file_by_file(two: list[Engine], tmp_path: 
                     problems=0,
                     validation_summary={},
                 ),
-                landed.checked,
+                landed.frame,
             )
         )
     folders = Folders(tmp_path / "archive", tmp_path / "quarantine")
+    committed: list[str] = []
     with pytest.raises(LoadError, match="share a key"):
-        load_accepted_many(accepted, engine=engine, folders=folders, loaded_by="test")
+        load_accepted_many(
+            accepted,
+            engine=engine,
+            folders=folders,
+            loaded_by="test",
+            committed=lambda result: committed.append(result.file),
+        )
+    # Told of the one load that committed before the failure (the DAG then discards its stage).
+    assert committed == [files["201"].file_name]
     with engine.connect() as connection:
         loaded = connection.execute(sa.select(loads.c.la_code, loads.c.status)).all()
     assert loaded == [("201", "loaded")]
@@ -226,3 +235,30 @@ def test_a_batch_that_fails_is_loaded_file_by_file(two: list[Engine], tmp_path: 
     )
     archived = [p.name for p in (tmp_path / "archive").rglob("*.csv")]
     assert len(archived) == 1 and archived[0].endswith(files["201"].file_name)
+
+
+def test_a_batch_says_each_file_committed(two: list[Engine], tmp_path: Path) -> None:
+    _alone, engine = two
+    files = _landed("workforce", {"201": 2, "330": 1})
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    accepted = []
+    for la, landed in files.items():
+        path = landing / landed.file_name
+        path.write_text("landed\n", encoding="utf-8")
+        record = Accepted(path, "workforce", la, MARCH, landed.sha256, landed.rows_read, 0, 0, {})
+        accepted.append((record, landed.frame))
+    committed: list[str] = []
+    results = load_accepted_many(
+        accepted,
+        engine=engine,
+        folders=Folders(tmp_path / "archive", tmp_path / "quarantine"),
+        loaded_by="test",
+        recompute=False,
+        committed=lambda result: committed.append(result.file),
+    )
+    assert committed == [r.file for r in results] == [f.file_name for f in files.values()]
+    assert not list(landing.iterdir())
+    with engine.connect() as connection:
+        measured = connection.execute(sa.select(loads.c.measured_at)).scalars().all()
+    assert measured == [None, None]  # recompute=False: the measures are the caller's
