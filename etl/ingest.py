@@ -28,7 +28,14 @@ from etl.problems import Problem
 from etl.reader import Extract, read_extracts
 from etl.validation import Checked, ToCheck, check_batch, prepare_gx
 from etl.warehouse import queries
-from etl.warehouse.load import LaFile, LoadError, batchable, load_month, load_months
+from etl.warehouse.load import (
+    LaFile,
+    LoadError,
+    LoadResult,
+    batchable,
+    load_month,
+    load_months,
+)
 from etl.workers import forkable, run_split, split
 
 log = logging.getLogger(__name__)
@@ -263,13 +270,8 @@ def load_accepted_many(
     when = datetime.now(UTC)
     targets: list[Path] = []
     try:
-        # Archived before the load commits, as load_accepted does.
         for a, _frame in files:
-            target = filing.destination(folders.archive, a.path, a.la_code, str(a.month), when)
-            try:
-                targets.append(filing.place(a.path, target))
-            except OSError as exc:
-                raise _not_filed("archive", a.path, folders.archive, exc) from None
+            targets.append(_archive(a, folders, when))
         results = load_months(
             engine,
             dataset=dataset,
@@ -288,37 +290,10 @@ def load_accepted_many(
         for target in targets:
             filing.remove(target)
         raise
-    finished = []
-    for (a, _frame), target, result in zip(files, targets, results, strict=True):
-        filing.let_go(a.path)
-        log.info(
-            "%s %s: %s rows read, %s loaded, %s warning(s) (load %s)",
-            result.status,
-            a.path.name,
-            a.rows_read,
-            result.rows_loaded,
-            a.warnings,
-            result.load_id,
-        )
-        finished.append(
-            done(
-                IngestResult(
-                    a.path.name,
-                    result.status,
-                    a.dataset,
-                    a.la_code,
-                    a.month,
-                    a.rows_read,
-                    (),
-                    target,
-                    None,
-                    result.load_id,
-                    tuple(result.months_recomputed),
-                    result.earliest,
-                )
-            )
-        )
-    return finished
+    return [
+        done(_loaded(a, target, result))
+        for (a, _frame), target, result in zip(files, targets, results, strict=True)
+    ]
 
 
 def validate_landed(
@@ -437,13 +412,7 @@ def load_accepted(
     """
     when = datetime.now(UTC)
     path = accepted.path
-    # Archived before the load commits: a disk that cannot take the file
-    # stops the load with the warehouse unchanged and the file where it was.
-    target = filing.destination(folders.archive, path, accepted.la_code, str(accepted.month), when)
-    try:
-        filing.place(path, target)
-    except OSError as exc:
-        raise _not_filed("archive", path, folders.archive, exc) from None
+    target = _archive(accepted, folders, when)
     try:
         result = load_month(
             engine,
@@ -463,18 +432,34 @@ def load_accepted(
     except BaseException:
         filing.remove(target)
         raise
-    filing.let_go(path)
+    return _loaded(accepted, target, result)
+
+
+def _archive(accepted: Accepted, folders: Folders, when: datetime) -> Path:
+    """A copy of the file in the archive, made before its load commits: a disk that
+    cannot take it stops the load with the warehouse unchanged and the file where it was."""
+    path = accepted.path
+    target = filing.destination(folders.archive, path, accepted.la_code, str(accepted.month), when)
+    try:
+        return filing.place(path, target)
+    except OSError as exc:
+        raise _not_filed("archive", path, folders.archive, exc) from None
+
+
+def _loaded(accepted: Accepted, target: Path, result: LoadResult) -> IngestResult:
+    """A committed load's result: the original let go, the load logged."""
+    filing.let_go(accepted.path)
     log.info(
         "%s %s: %s rows read, %s loaded, %s warning(s) (load %s)",
         result.status,
-        path.name,
+        accepted.path.name,
         accepted.rows_read,
         result.rows_loaded,
         accepted.warnings,
         result.load_id,
     )
     return IngestResult(
-        path.name,
+        accepted.path.name,
         result.status,
         accepted.dataset,
         accepted.la_code,

@@ -26,7 +26,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
@@ -48,7 +48,12 @@ from etl.warehouse.db import (
     transaction,
     try_advisory_lock,
 )
-from etl.warehouse.measures import known_months_of, months_affected, recompute_measures_of
+from etl.warehouse.measures import (
+    in_periods,
+    known_months_of,
+    months_affected,
+    recompute_measures_of,
+)
 from etl.warehouse.schema import CURRENT_LOAD, DATA_TABLES, contract_columns, loads, measures
 
 log = logging.getLogger(__name__)
@@ -116,19 +121,10 @@ def load_month(
         _lock(connection, la_code)
         current = _current_load(connection, dataset, la_code, month)
         # Every record of this file says the same, whatever its status.
-        record = functools.partial(
-            _record,
-            connection,
-            dataset=dataset,
-            la_code=la_code,
-            month=month,
-            file_name=file_name,
-            file_sha256=file_sha256,
-            rows_read=rows_read,
-            warnings=warnings,
-            validation_summary=validation_summary,
-            loaded_by=loaded_by,
+        file = LaFile(
+            la_code, frame, file_name, file_sha256, rows_read, warnings, validation_summary
         )
+        record = functools.partial(_record, connection, dataset, month, file, loaded_by)
         if current is not None and current.file_sha256 == file_sha256 and not force:
             load_id = record(status="unchanged", duplicate_of=current.load_id)
             return LoadResult(load_id, "unchanged", 0)
@@ -286,21 +282,9 @@ def _recompute_of(
     recompute_measures_of(connection, this_dataset, [dataset])
     recompute_measures_of(connection, the_others, [d for d in DATA_TABLES if d != dataset])
     # Each month's current load is now reflected in every measure it changes.
-    by_months: dict[tuple[Month, ...], list[str]] = {}
-    for la_code, of_la in own.items():
-        by_months.setdefault(tuple(of_la), []).append(la_code)
     connection.execute(
         sa.update(loads)
-        .where(
-            loads.c.dataset == dataset,
-            sa.or_(
-                *(
-                    sa.and_(loads.c.la_code.in_(las), loads.c.month.in_([m.start for m in group]))
-                    for group, las in by_months.items()
-                )
-            ),
-            CURRENT_LOAD,
-        )
+        .where(loads.c.dataset == dataset, in_periods(loads, own), CURRENT_LOAD)
         .values(measured_at=datetime.now(UTC))
     )
     return done
@@ -341,39 +325,18 @@ def _current_load(
 
 def _record(
     connection: Connection,
-    *,
     dataset: str,
-    la_code: str,
     month: Month,
-    file_name: str,
-    file_sha256: str,
-    status: str,
-    rows_read: int,
-    warnings: int,
-    validation_summary: Mapping[str, Any] | None,
+    file: LaFile,
     loaded_by: str,
+    *,
+    status: str,
     duplicate_of: str | None = None,
 ) -> str:
-    load_id = str(uuid.uuid4())
-    connection.execute(
-        sa.insert(loads).values(
-            load_id=load_id,
-            dataset=dataset,
-            la_code=la_code,
-            month=month.start,
-            file_name=file_name,
-            file_sha256=file_sha256,
-            status=status,
-            rows_read=rows_read,
-            rows_loaded=0,
-            warnings=warnings,
-            validation_summary=dict(validation_summary or {}),
-            loaded_by=loaded_by,
-            loaded_at=datetime.now(UTC),
-            duplicate_of=duplicate_of,
-        )
-    )
-    return load_id
+    """Insert the ``loads`` row of ``file``; returns its load id."""
+    values = _record_values(dataset, month, file, loaded_by, datetime.now(UTC), status)
+    connection.execute(sa.insert(loads).values({**values, "duplicate_of": duplicate_of}))
+    return str(values["load_id"])
 
 
 def _prepare(frame: pd.DataFrame, contract: Contract, la_code: str) -> pd.DataFrame:
@@ -414,8 +377,13 @@ def _check_staged(
     found = connection.execute(
         sa.select(sa.func.count(), sa.func.count(sa.distinct(row)), sa.func.sum(row))
     ).one()
+    return _same_rows(file_name, rows, (int(found[0]), int(found[1]), int(found[2] or 0)))
+
+
+def _same_rows(file_name: str, rows: pd.DataFrame, got: tuple[int, int, int]) -> int:
+    """The staged count, if ``got`` (count, distinct count and sum of ``source_row``
+    staged) is what ``rows`` hold; else :class:`LoadError`."""
     expected = (len(rows), int(rows["source_row"].nunique()), int(rows["source_row"].sum()))
-    got = (int(found[0]), int(found[1]), int(found[2] or 0))
     if got != expected:
         raise LoadError(
             f"{file_name}: the staged rows are not the file's ({got[0]} staged, {got[1]} distinct "
@@ -678,8 +646,13 @@ def _earliest(connection: Connection, rows: sa.FromClause) -> Month | None:
     first = connection.execute(
         sa.select(sa.func.min(rows.c.referral_date), sa.func.min(rows.c.assessment_authorised_date))
     ).one()
-    days = [d if isinstance(d, date) else date.fromisoformat(str(d)) for d in first if d]
-    return Month.of(min(days)) if days else None
+    return _first_month(first)
+
+
+def _first_month(days: Iterable[Any]) -> Month | None:
+    """The month of the earliest of ``days`` (dates, or ISO text from SQLite; None skipped)."""
+    found = [d if isinstance(d, date) else date.fromisoformat(str(d)) for d in days if d]
+    return Month.of(min(found)) if found else None
 
 
 # --- many LAs' files of one dataset and month ------------------------------------------
@@ -895,18 +868,10 @@ def _check_staged_by_la(
             ).group_by(stage.c.la_code)
         )
     }
-    staged = {}
-    for file, rows in zip(files, prepared, strict=True):
-        expected = (len(rows), int(rows["source_row"].nunique()), int(rows["source_row"].sum()))
-        got = found.get(file.la_code, (0, 0, 0))
-        if got != expected:
-            raise LoadError(
-                f"{file.file_name}: the staged rows are not the file's ({got[0]} staged, "
-                f"{got[1]} distinct row numbers, against {expected[0]} rows in the file); "
-                "not loaded"
-            )
-        staged[file.la_code] = got[0]
-    return staged
+    return {
+        file.la_code: _same_rows(file.file_name, rows, found.get(file.la_code, (0, 0, 0)))
+        for file, rows in zip(files, prepared, strict=True)
+    }
 
 
 def _swap_many(
@@ -957,7 +922,7 @@ def _earliest_by_la(connection: Connection, rows: sa.FromClause) -> dict[str, Mo
     ).group_by(rows.c.la_code)
     found = {}
     for la_code, *first in connection.execute(query):
-        days = [d if isinstance(d, date) else date.fromisoformat(str(d)) for d in first if d]
-        if days:
-            found[la_code] = Month.of(min(days))
+        month = _first_month(first)
+        if month is not None:
+            found[la_code] = month
     return found

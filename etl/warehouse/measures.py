@@ -189,8 +189,7 @@ def compute_measures_of(
     """:func:`compute_measures` of many LAs, each its own ``months``, set-based:
     one query per family for a hub's month, not one per LA.  By LA, then month."""
     _checked(tuple(kpis))
-    wanted = {la: sorted(set(m)) for la, m in sorted(months.items()) if m}
-    wanted = {la: m for la, m in wanted.items() if m}
+    wanted = _by_la(months)
     chosen = _datasets(datasets, kpis)
     if not wanted or not chosen:
         return []
@@ -260,6 +259,27 @@ def _spans(months: list[Month]) -> list[str]:
     return [str(s[0]) if len(s) == 1 else f"{s[0]}..{s[-1]}" for s in spans]
 
 
+def _by_la(months: Mapping[str, Iterable[Month]]) -> dict[str, list[Month]]:
+    """Each LA's months, sorted and once each; LAs without months left out."""
+    return {la: ordered for la, m in sorted(months.items()) if (ordered := sorted(set(m)))}
+
+
+def in_periods(table: sa.Table, months: Mapping[str, Sequence[Month]]) -> sa.ColumnElement[bool]:
+    """``table``'s rows of each LA's months (its ``la_code`` and ``month`` columns).
+
+    LAs with the same months share one condition: a hub's month is one.
+    """
+    by_months: dict[tuple[Month, ...], list[str]] = {}
+    for la, la_months in months.items():
+        by_months.setdefault(tuple(la_months), []).append(la)
+    return sa.or_(
+        *(
+            sa.and_(table.c.la_code.in_(las), table.c.month.in_([m.start for m in group]))
+            for group, las in by_months.items()
+        )
+    )
+
+
 def recompute_measures(
     bind: Bind,
     la_code: str,
@@ -280,31 +300,15 @@ def recompute_measures_of(
     datasets: Iterable[str] | None = None,
 ) -> int:
     """:func:`recompute_measures` of many LAs, each its own ``months``, set-based."""
-    wanted = {la: sorted(set(m)) for la, m in months.items()}
-    wanted = {la: m for la, m in wanted.items() if m}
+    wanted = _by_la(months)
     chosen = _datasets(datasets)
     if not wanted or not chosen:
         return 0
     kpi_ids = [kpi.kpi_id for kpi in KPIS if kpi.dataset in chosen]
-    # LAs with the same months share one condition (a hub's month: all of them).
-    by_months: dict[tuple[Month, ...], list[str]] = {}
-    for la, la_months in wanted.items():
-        by_months.setdefault(tuple(la_months), []).append(la)
     with transaction(bind, write=True) as connection:
         values = compute_measures_of(connection, wanted, chosen)
         connection.execute(
-            sa.delete(measures).where(
-                measures.c.kpi_id.in_(kpi_ids),
-                sa.or_(
-                    *(
-                        sa.and_(
-                            measures.c.la_code.in_(las),
-                            measures.c.month.in_([m.start for m in group]),
-                        )
-                        for group, las in by_months.items()
-                    )
-                ),
-            )
+            sa.delete(measures).where(measures.c.kpi_id.in_(kpi_ids), in_periods(measures, wanted))
         )
         connection.execute(
             sa.insert(measures),

@@ -9,10 +9,12 @@ cannot load must leave the warehouse as it was, for every LA of the batch.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -58,19 +60,10 @@ def _file(la: str, landed: Landed) -> LaFile:
 
 def _one_by_one(engine: Engine, dataset: str, files: dict[str, Landed]) -> None:
     for la, landed in files.items():
-        load_month(
-            engine,
-            dataset=dataset,
-            la_code=la,
-            month=MARCH,
-            frame=landed.frame,
-            file_name=landed.file_name,
-            file_sha256=landed.sha256,
-            rows_read=landed.rows_read,
-            warnings=landed.warnings,
-            validation_summary=landed.checked.summary(),
-            loaded_by="test",
-        )
+        file = _file(la, landed)
+        # LaFile's fields are load_month's arguments of the same names.
+        arguments = {f.name: getattr(file, f.name) for f in fields(LaFile)}
+        load_month(engine, dataset=dataset, month=MARCH, loaded_by="test", **arguments)
 
 
 def _together(engine: Engine, dataset: str, files: dict[str, Landed]) -> list[Any]:
@@ -81,6 +74,21 @@ def _together(engine: Engine, dataset: str, files: dict[str, Landed]) -> list[An
         files=[_file(la, landed) for la, landed in files.items()],
         loaded_by="test",
     )
+
+
+def _accepted(
+    dataset: str, files: dict[str, Landed], landing: Path
+) -> list[tuple[Accepted, pd.DataFrame]]:
+    """Each file landed in ``landing`` (its text does not matter: it is only filed)
+    with its validated frame, as ingestion hands them to load_accepted_many."""
+    landing.mkdir()
+    accepted = []
+    for la, landed in files.items():
+        path = landing / landed.file_name
+        path.write_text("landed\n", encoding="utf-8")
+        record = Accepted(path, dataset, la, MARCH, landed.sha256, landed.rows_read, 0, 0, {})
+        accepted.append((record, landed.frame))
+    return accepted
 
 
 def _history(engine: Engine) -> list[tuple[Any, ...]]:
@@ -193,27 +201,7 @@ def test_a_batch_that_fails_is_loaded_file_by_file(two: list[Engine], tmp_path: 
         la_code="330",
     )
     landing = tmp_path / "landing"
-    landing.mkdir()
-    accepted = []
-    for la, landed in files.items():
-        path = landing / landed.file_name
-        path.write_text("landed\n", encoding="utf-8")
-        accepted.append(
-            (
-                Accepted(
-                    path=path,
-                    dataset="referrals",
-                    la_code=la,
-                    month=MARCH,
-                    sha256=landed.sha256,
-                    rows_read=landed.rows_read,
-                    warnings=0,
-                    problems=0,
-                    validation_summary={},
-                ),
-                landed.frame,
-            )
-        )
+    accepted = _accepted("referrals", files, landing)
     folders = Folders(tmp_path / "archive", tmp_path / "quarantine")
     committed: list[str] = []
     with pytest.raises(LoadError, match="share a key"):
@@ -241,13 +229,7 @@ def test_a_batch_says_each_file_committed(two: list[Engine], tmp_path: Path) -> 
     _alone, engine = two
     files = _landed("workforce", {"201": 2, "330": 1})
     landing = tmp_path / "landing"
-    landing.mkdir()
-    accepted = []
-    for la, landed in files.items():
-        path = landing / landed.file_name
-        path.write_text("landed\n", encoding="utf-8")
-        record = Accepted(path, "workforce", la, MARCH, landed.sha256, landed.rows_read, 0, 0, {})
-        accepted.append((record, landed.frame))
+    accepted = _accepted("workforce", files, landing)
     committed: list[str] = []
     results = load_accepted_many(
         accepted,
