@@ -389,48 +389,25 @@ def teams_query() -> sa.Select[Any]:
     )
 
 
-def _current_between(
-    periods: sa.CTE, column: str, name: str, first: str = "first_month"
-) -> sa.Subquery:
+def _current_between(column: str, name: str, first: str = "first_month") -> sa.Subquery:
     """Current referrals whose date ``column`` falls from the bind parameter
-    ``first`` to the end of the months, of the LAs of ``periods``.
+    ``first`` to the end of the months.
 
     Found by the (la_code, ``column``) index, so only the span's versions are
-    read.  A version from its LA's newest extract month is current (a
-    referral has one version per month, and none can be later); any other
-    is checked by a look-up of its own (:func:`is_latest`).  The newest
-    month is one backward probe of the (la_code, month) index per LA, so a
-    first or latest month's million referrals need no look-up each (they
-    were two thirds of the measures of a 2-million-row file).  A set-based
-    test (an anti-join with the versions of later months) is 2.5 times
-    faster on 2 million referrals when the table's statistics are fresh,
-    but with stale ones (a table grown since its last ANALYZE) the planner
-    nests it as a scan per referral: minutes for 36,000 referrals.  The
-    look-up's cost never depends on the planner's estimates.
+    read, each checked current by a look-up of its own (:func:`is_latest`).
+    A set-based test (an anti-join with the versions of later months) is 2.5
+    times faster on 2 million referrals when the table's statistics are
+    fresh, but with stale ones (a table grown since its last ANALYZE) the
+    planner nests it as a scan per referral: minutes for 36,000 referrals.
+    The look-up's cost never depends on the planner's estimates.
     """
     rv = referral_versions.alias(f"{name}_version")
-    newest = referral_versions.alias(f"{name}_newest")
-    las = sa.select(periods.c.la_code).distinct().subquery(f"{name}_las")
-    last = sa.select(
-        las.c.la_code,
-        sa.select(sa.func.max(newest.c.month))
-        .where(newest.c.la_code == las.c.la_code)
-        .scalar_subquery()
-        .label("month"),
-    ).subquery(f"{name}_last")
     day = rv.c[column]
-    # CASE, not OR: SQL promises no order for OR's operands, and the point
-    # is that the look-up is not evaluated for the newest month's versions.
-    current = sa.case((rv.c.month >= last.c.month, sa.true()), else_=is_latest(rv, f"{name}_later"))
-    query = (
-        sa.select(rv)
-        .select_from(rv.join(last, last.c.la_code == rv.c.la_code))
-        .where(
-            rv.c.la_code.in_(_la_codes()),
-            day >= sa.bindparam(first, type_=sa.Date),
-            day < sa.bindparam("after_months", type_=sa.Date),
-            current,
-        )
+    query = sa.select(rv).where(
+        rv.c.la_code.in_(_la_codes()),
+        day >= sa.bindparam(first, type_=sa.Date),
+        day < sa.bindparam("after_months", type_=sa.Date),
+        is_latest(rv, f"{name}_later"),
     )
     return query.subquery(name)
 
@@ -441,7 +418,7 @@ def referrals_query(count: int) -> sa.Select[Any]:
     # The months' referrals and the year before them: a re-referral is
     # another current referral of the same child from the same date a year
     # earlier (29 Feb -> 28 Feb) up to the day before.
-    r = _current_between(p, "referral_date", "r", "year_before_first")
+    r = _current_between("referral_date", "r", "year_before_first")
     # Each referral's child's latest earlier referral date: the previous
     # group of equal dates, so a same-day referral is never "earlier".  One
     # sort of the span, however many referrals a child has (a look-up per
@@ -497,7 +474,7 @@ def referrals_query(count: int) -> sa.Select[Any]:
 def assessments_query(count: int) -> sa.Select[Any]:
     """Assessment measures by the month the assessment was authorised."""
     p = periods(count)
-    a = _current_between(p, "assessment_authorised_date", "a")
+    a = _current_between("assessment_authorised_date", "a")
     wd = working_days
     # Working days after the start, up to and including the authorised date.
     days_taken = (
